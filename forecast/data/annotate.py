@@ -1,0 +1,90 @@
+"""Annotations of a daily count series: lull periods and trigger features."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecast.data.events import TRIGGER_KINDS
+from forecast.errors import ForecastInputError
+
+ENCODINGS = ("impulse", "decay", "step")
+
+
+def detect_lulls(counts: pd.Series, min_days: int = 14) -> pd.DataFrame:
+    """Maximal runs of at least ``min_days`` consecutive attack-free days.
+
+    Returns a frame with ``start``, ``end`` (both attack-free days, inclusive), ``days`` and
+    ``ongoing`` (the run reaches the last day of the series).
+    """
+    if min_days < 1:
+        raise ForecastInputError(f"min_days must be >= 1, got {min_days}", column="data.lull_min_days")
+    zero = np.concatenate([[False], counts.to_numpy() == 0, [False]])
+    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
+    starts, stops = edges[::2], edges[1::2]
+    keep = (stops - starts) >= min_days
+    starts, stops = starts[keep], stops[keep]
+    index = counts.index
+    return pd.DataFrame({"start": index[starts], "end": index[stops - 1], "days": stops - starts,
+                         "ongoing": stops == len(counts)})
+
+
+def _kinds(kinds: Sequence[str] | None) -> list[str]:
+    kinds = list(kinds) if kinds else list(TRIGGER_KINDS)
+    bad = [k for k in kinds if k not in TRIGGER_KINDS]
+    if bad:
+        raise ForecastInputError(f"unknown trigger kind '{bad[0]}'", column="model.trigger_kinds",
+                                 hint=f"use a subset of {', '.join(TRIGGER_KINDS)}")
+    return kinds
+
+
+def trigger_features(index: pd.DatetimeIndex, triggers: pd.DataFrame | None, *,
+                     kinds: Sequence[str] | None = None, encoding: str = "decay",
+                     half_life: float = 7.0, lag: int = 1, known_until=None) -> pd.DataFrame:
+    """One feature column per trigger kind on the days of ``index``.
+
+    A trigger on day d first acts on day d + ``lag``. With a = 0.5**(1/half_life):
+
+    * impulse: x_t = number of triggers on day t - lag;
+    * decay:   x_t = sum over triggers d <= t - lag of a**(t - lag - d);
+    * step:    x_t = 1 once a trigger of the kind has happened by day t - lag.
+
+    Only triggers dated on or before ``known_until`` are used (no look-ahead): features on later
+    days carry the decay of known triggers and nothing else.
+    """
+    if encoding not in ENCODINGS:
+        raise ForecastInputError(f"unknown trigger encoding '{encoding}'", column="model.trigger_encoding",
+                                 hint=f"use one of {', '.join(ENCODINGS)}")
+    if half_life <= 0:
+        raise ForecastInputError(f"half_life must be > 0, got {half_life}", column="model.trigger_half_life")
+    kinds = _kinds(kinds)
+    out = pd.DataFrame(0.0, index=index, columns=kinds)
+    if triggers is None or triggers.empty or len(index) == 0:
+        return out
+    trig = triggers
+    if known_until is not None:
+        trig = trig[trig["date"] <= pd.Timestamp(known_until)]
+    t0 = index[0]
+    n = len(index)
+    day = ((trig["date"] - t0).dt.days + lag).to_numpy()
+    decay = 0.5 ** (1.0 / half_life)
+    for kind in kinds:
+        d = day[(trig["kind"] == kind).to_numpy()]
+        impulses = np.bincount(d[(d >= 0) & (d < n)], minlength=n)[:n].astype(float)
+        before = d[d < 0]  # triggers acting before the window starts
+        if encoding == "impulse":
+            out[kind] = impulses
+        elif encoding == "step":
+            out[kind] = ((np.cumsum(impulses) + len(before)) > 0).astype(float)
+        else:
+            carried = np.sum(decay ** (-before)) * decay ** np.arange(n)
+            out[kind] = _exp_filter(impulses, decay) + carried
+    return out
+
+
+def _exp_filter(impulses: np.ndarray, decay: float) -> np.ndarray:
+    """x_t = sum_{s <= t} decay**(t - s) * impulses_s."""
+    from scipy.signal import lfilter
+
+    return lfilter([1.0], [1.0, -decay], impulses)

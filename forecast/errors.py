@@ -1,0 +1,27 @@
+"""Errors a user can act on: bad input files, bad config, models that cannot be fitted."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ForecastInputError(ValueError):
+    """Bad input the user can fix: names the file, line and column (or the config key).
+
+    The command line turns it into one line on standard error and exit status 2.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
+                 column: str | None = None, hint: str | None = None):
+        self.path, self.line, self.column, self.hint = path, line, column, hint
+        where = ""
+        if path is not None:
+            where = f"{path}" + (f":{line}" if line is not None else "")
+            where += (f": column '{column}'" if column is not None else "") + ": "
+        elif column is not None:
+            where = f"{column}: "
+        text = where + message.rstrip(".")
+        super().__init__(text + (f". {hint}" if hint else ""))
+
+
+class ModelFitError(RuntimeError):
+    """A model could not be fitted (degenerate data, optimiser failure); the run records it."""

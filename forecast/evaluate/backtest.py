@@ -1,0 +1,137 @@
+"""Rolling-origin backtest with an expanding window."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from tqdm import tqdm
+
+from forecast.errors import ForecastInputError, ModelFitError
+from forecast.evaluate.scores import brier, central_interval, log_score, pmf_quantile, randomized_pit, rps
+
+if TYPE_CHECKING:
+    from forecast.models.base import Forecaster
+
+log = logging.getLogger(__name__)
+
+
+def backtest_origins(index: pd.DatetimeIndex, periods: list[dict], min_train_days: int) -> pd.DatetimeIndex:
+    """Every day of the given periods that has at least ``min_train_days`` days of history and at
+    least one observed day after it."""
+    origins = pd.DatetimeIndex([])
+    for p in periods:
+        start, end = pd.Timestamp(p["start"]), pd.Timestamp(p["end"])
+        if end < start:
+            raise ForecastInputError(f"period '{p['name']}' ends before it starts", column="backtest.periods")
+        origins = origins.union(pd.date_range(start, end, freq="D"))
+    first_ok = index[0] + pd.Timedelta(days=int(min_train_days) - 1)
+    origins = origins[(origins >= first_ok) & (origins < index[-1])]
+    if len(origins) == 0:
+        raise ForecastInputError(
+            f"no backtest origin lies inside the data window {index[0].date()}..{index[-1].date()} "
+            f"with {min_train_days} training days", column="backtest.periods",
+            hint="move the periods inside data.start/data.end or use backtest=none")
+    return origins
+
+
+def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | None,
+                 origins: pd.DatetimeIndex, horizons: list[int], thresholds: list[int], *,
+                 refit_every: int = 7, n_paths: int = 1000, seed: int = 0, progress: bool | None = None
+                 ) -> tuple[pd.DataFrame, dict]:
+    """Fit on data up to each origin, forecast ``max(horizons)`` days, score the totals.
+
+    The model is refitted every ``refit_every`` origins and in between conditioned on the new days
+    with its parameters kept (``update``). Only data and triggers dated on or before an origin reach
+    the model fitted there. Returns one row per origin x horizon (see ``backtest.csv``) and a dict of
+    counts (fits, failed origins, non-converged fits).
+    """
+    if refit_every < 1:
+        raise ForecastInputError(f"refit_every must be >= 1, got {refit_every}", column="backtest.refit_every")
+    est = clone(model)
+    if "warm_start" in est.get_params():
+        est.set_params(warm_start=True)
+    rng = np.random.default_rng(seed)
+    hmax = max(horizons)
+    y = counts.to_numpy()
+    pos = {d: i for i, d in enumerate(counts.index)}
+    rows, info = [], {"fits": 0, "failed_origins": 0, "not_converged": 0, "origins": len(origins)}
+    fitted = False
+    show = progress if progress is not None else sys.stderr.isatty()
+    for i, origin in enumerate(tqdm(origins, desc=f"backtest {type(model).__name__}", disable=not show,
+                                    leave=False)):
+        t = pos[origin]
+        train = counts.iloc[: t + 1]
+        try:
+            if not fitted or i % refit_every == 0:
+                est.fit(train, triggers)
+                fitted = True
+                info["fits"] += 1
+                info["not_converged"] += int(not getattr(est, "converged_", True))
+            else:
+                est.update(train, triggers)
+            fc = est.forecast(hmax, n_paths=n_paths)
+        except ModelFitError as e:
+            info["failed_origins"] += 1
+            info.setdefault("first_failure", str(e))
+            fitted = False
+            continue
+        for h in horizons:
+            if t + h >= len(y):
+                continue
+            observed = int(y[t + 1: t + h + 1].sum())
+            pmf = fc.total_pmf(h)
+            lo50, hi50 = central_interval(pmf, 0.5)
+            lo90, hi90 = central_interval(pmf, 0.9)
+            mean = float(np.dot(np.arange(len(pmf)), pmf))
+            row = {"origin": origin.strftime("%Y-%m-%d"), "horizon": h, "observed_total": observed, "mean": mean,
+                   "q05": lo90, "q50": pmf_quantile(pmf, 0.5), "q95": hi90, "p_zero": float(pmf[0]),
+                   "log_score": log_score(pmf, observed), "rps": rps(pmf, observed),
+                   "abs_error": abs(mean - observed), "in50": lo50 <= observed <= hi50,
+                   "in90": lo90 <= observed <= hi90, "pit": randomized_pit(pmf, observed, rng.uniform())}
+            for k in thresholds:
+                p = fc.prob_at_least(k, h)
+                row[f"p_ge{k}"] = p
+                row[f"brier_ge{k}"] = brier(p, observed >= k)
+            rows.append(row)
+    if info["not_converged"]:
+        log.warning("%s: %d of %d backtest fits did not converge", type(model).__name__, info["not_converged"],
+                    info["fits"])
+    if info["failed_origins"]:
+        log.warning("%s: %d of %d backtest origins could not be fitted (first: %s)", type(model).__name__,
+                    info["failed_origins"], len(origins), info["first_failure"])
+    if not rows:
+        raise ModelFitError(f"{type(model).__name__}: no backtest origin could be fitted "
+                            f"({info.get('first_failure', 'no scorable origin')})")
+    return pd.DataFrame(rows), info
+
+
+def summarise_scores(bt: pd.DataFrame, thresholds: list[int]) -> dict[str, dict[str, float]]:
+    """Mean scores per horizon, keyed as in ``metrics.json``."""
+    out = {}
+    for h, g in bt.groupby("horizon"):
+        s = {"log_score": g["log_score"].mean(), "rps": g["rps"].mean(), "mae": g["abs_error"].mean(),
+             "coverage_50": g["in50"].mean(), "coverage_90": g["in90"].mean(), "n_origins": len(g)}
+        for k in thresholds:
+            s[f"brier_ge{k}"] = g[f"brier_ge{k}"].mean()
+        out[str(int(h))] = {k: float(v) for k, v in s.items()}
+    return out
+
+
+def skill(scores: dict, reference: dict) -> dict[str, dict[str, float]]:
+    """Skill against a reference: 1 - score/score_ref for RPS, MAE and Brier; the log-score difference
+    (model - reference, negative is better)."""
+    out = {}
+    for h, s in scores.items():
+        ref = reference.get(h)
+        if not ref:
+            continue
+        row = {"log_score_diff": s["log_score"] - ref["log_score"]}
+        for key in s:
+            if key in ("rps", "mae") or key.startswith("brier_ge"):
+                row[f"{key}_skill"] = 1 - s[key] / ref[key] if ref[key] > 0 else float("nan")
+        out[h] = row
+    return out

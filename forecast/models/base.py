@@ -1,0 +1,303 @@
+"""The estimator base class and the one predictive-distribution object every model returns."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from forecast.errors import ForecastInputError
+from forecast.evaluate.scores import pmf_quantile
+
+_TAIL = 1e-10  # probability mass left out when a pmf support is truncated
+
+
+class CountForecast(ABC):
+    """Predictive distribution of daily counts on ``index`` (the days after the origin).
+
+    Every quantity is derived from two primitives: the pmf of day ``step``'s count and the pmf of
+    the total count over the first ``window`` days. Totals are what escalation risk is about.
+    """
+
+    def __init__(self, index: pd.DatetimeIndex):
+        self.index = index
+
+    @property
+    def horizon(self) -> int:
+        return len(self.index)
+
+    @abstractmethod
+    def daily_pmf(self, step: int) -> np.ndarray:
+        """pmf of the count on day ``step`` (1-based) on 0, 1, ..., K."""
+
+    @abstractmethod
+    def total_pmf(self, window: int) -> np.ndarray:
+        """pmf of the total over days 1..``window`` on 0, 1, ..., K."""
+
+    def _window(self, window: int | None) -> int:
+        window = self.horizon if window is None else int(window)
+        if not 1 <= window <= self.horizon:
+            raise ValueError(f"window must be in 1..{self.horizon}, got {window}")
+        return window
+
+    # ---- per-day summaries -------------------------------------------------------------
+    @property
+    def predicted_mean(self) -> pd.Series:
+        return pd.Series([_mean(self.daily_pmf(s)) for s in range(1, self.horizon + 1)], index=self.index,
+                         name="mean")
+
+    def quantile(self, q: float) -> pd.Series:
+        """Per-day q-quantile of the count (smallest k with F(k) >= q)."""
+        return pd.Series([pmf_quantile(self.daily_pmf(s), q) for s in range(1, self.horizon + 1)],
+                         index=self.index, name=f"q{q:g}")
+
+    def interval(self, level: float = 0.9) -> pd.DataFrame:
+        """Central per-day count interval with the given coverage level."""
+        a = (1 - level) / 2
+        return pd.DataFrame({"lower": self.quantile(a), "upper": self.quantile(1 - a)})
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """statsmodels-style alias: the central (1 - alpha) count interval."""
+        return self.interval(1 - alpha)
+
+    def pmf(self, k, window: int | None = None) -> np.ndarray:
+        """P(total over the first ``window`` days = k)."""
+        p = self.total_pmf(self._window(window))
+        k = np.asarray(k)
+        return np.where((k >= 0) & (k < len(p)), p[np.clip(k, 0, len(p) - 1)], 0.0)
+
+    def cdf(self, k, window: int | None = None) -> np.ndarray:
+        c = np.cumsum(self.total_pmf(self._window(window)))
+        k = np.asarray(k)
+        return np.where(k < 0, 0.0, c[np.clip(k, 0, len(c) - 1)])
+
+    def prob_at_least(self, k: int, window: int | None = None) -> float:
+        """P(at least ``k`` attacks in total over the first ``window`` days)."""
+        return 1.0 if k <= 0 else float(1.0 - self.cdf(k - 1, window))
+
+    def total_mean(self, window: int | None = None) -> float:
+        return _mean(self.total_pmf(self._window(window)))
+
+    def totalpmf_quantile(self, q: float, window: int | None = None) -> int:
+        return pmf_quantile(self.total_pmf(self._window(window)), q)
+
+    def summary_frame(self) -> pd.DataFrame:
+        """Per-day mean, quantiles and P(>=1), as written to ``forecast.csv``."""
+        frame = pd.DataFrame({"date": self.index.strftime("%Y-%m-%d"), "step": np.arange(1, self.horizon + 1),
+                              "mean": self.predicted_mean.to_numpy()})
+        for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+            frame[f"q{round(q * 100):02d}"] = self.quantile(q).to_numpy()
+        frame["p_ge1"] = [1 - self.daily_pmf(s)[0] for s in range(1, self.horizon + 1)]
+        return frame
+
+
+def _mean(p: np.ndarray) -> float:
+    return float(np.dot(np.arange(len(p)), p))
+
+
+class IndependentCountForecast(CountForecast):
+    """Days independent with given daily pmfs; totals by convolution (exact)."""
+
+    def __init__(self, index: pd.DatetimeIndex, daily: list[np.ndarray]):
+        super().__init__(index)
+        if len(daily) != len(index):
+            raise ValueError("one pmf per day is needed")
+        self._daily = [np.asarray(p, float) / np.sum(p) for p in daily]
+        self._totals: dict[int, np.ndarray] = {}
+
+    def daily_pmf(self, step: int) -> np.ndarray:
+        return self._daily[step - 1]
+
+    def total_pmf(self, window: int) -> np.ndarray:
+        window = self._window(window)
+        if window not in self._totals:
+            total = np.array([1.0])
+            for p in self._daily[:window]:
+                total = np.convolve(total, p)
+                cut = np.flatnonzero(np.cumsum(total[::-1]) > _TAIL)
+                total = total[: len(total) - (cut[0] if len(cut) else 0)]
+            self._totals[window] = total / total.sum()
+        return self._totals[window]
+
+
+def poisson_pmfs(means: np.ndarray) -> list[np.ndarray]:
+    """Truncated Poisson pmfs (tail mass below 1e-10 dropped) for each mean."""
+    out = []
+    for m in np.asarray(means, float):
+        kmax = int(stats.poisson.isf(_TAIL, max(m, 1e-12))) + 1
+        out.append(stats.poisson.pmf(np.arange(kmax + 1), max(m, 1e-12)))
+    return out
+
+
+def negbin_pmfs(means: np.ndarray, alpha: float) -> list[np.ndarray]:
+    """NB2 pmfs with mean m and variance m + alpha m^2."""
+    if alpha <= 1e-10:
+        return poisson_pmfs(means)
+    n = 1.0 / alpha
+    out = []
+    for m in np.asarray(means, float):
+        p = n / (n + max(m, 1e-12))
+        kmax = int(stats.nbinom.isf(_TAIL, n, p)) + 1
+        out.append(stats.nbinom.pmf(np.arange(kmax + 1), n, p))
+    return out
+
+
+class SampleCountForecast(CountForecast):
+    """Predictive distribution from simulated paths (``n_paths x horizon`` integer counts).
+
+    Empirical pmfs are smoothed so that no count has probability zero: one pseudo-path's worth of
+    mass (weight 1/(n+1)) is spread as a negative binomial with the samples' mean and variance
+    (Poisson if under-dispersed). This keeps log scores finite without moving the distribution.
+    """
+
+    def __init__(self, index: pd.DatetimeIndex, paths: np.ndarray):
+        super().__init__(index)
+        paths = np.asarray(paths)
+        if paths.ndim != 2 or paths.shape[1] != len(index):
+            raise ValueError("paths must be n_paths x horizon")
+        self.paths = paths.astype(np.int64)
+        self._cum = np.cumsum(self.paths, axis=1)
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def _smoothed(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        m, v = float(x.mean()), float(x.var())
+        ref = (negbin_pmfs([m], (v - m) / m**2) if m > 0 and v > m else poisson_pmfs([max(m, 1e-3)]))[0]
+        emp = np.bincount(x) / n
+        size = max(len(emp), len(ref))
+        p = np.pad(emp, (0, size - len(emp))) * n / (n + 1) + np.pad(ref, (0, size - len(ref))) / (n + 1)
+        return p / p.sum()
+
+    def daily_pmf(self, step: int) -> np.ndarray:
+        key = ("day", step)
+        if key not in self._cache:
+            self._cache[key] = self._smoothed(self.paths[:, step - 1])
+        return self._cache[key]
+
+    def total_pmf(self, window: int) -> np.ndarray:
+        window = self._window(window)
+        key = ("total", window)
+        if key not in self._cache:
+            self._cache[key] = self._smoothed(self._cum[:, window - 1])
+        return self._cache[key]
+
+    @property
+    def predicted_mean(self) -> pd.Series:
+        return pd.Series(self.paths.mean(axis=0), index=self.index, name="mean")
+
+
+@dataclass
+class FitSummary:
+    """Fitted parameters with standard errors, log-likelihood and AIC, the same shape for every model."""
+
+    model: str
+    params: dict[str, float]
+    stderr: dict[str, float]
+    loglik: float
+    n_obs: int
+    diagnostics: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def aic(self) -> float:
+        return float(2 * len(self.params) - 2 * self.loglik) if np.isfinite(self.loglik) else float("nan")
+
+    def table(self) -> pd.DataFrame:
+        """Parameters with standard errors and 95% Wald intervals."""
+        est = pd.Series(self.params, dtype=float)
+        se = pd.Series(self.stderr, dtype=float).reindex(est.index)
+        return pd.DataFrame({"estimate": est, "stderr": se, "ci_lower": est - 1.96 * se,
+                             "ci_upper": est + 1.96 * se})
+
+    def __str__(self) -> str:
+        lines = [f"{self.model}: n_obs={self.n_obs}  loglik={self.loglik:.3f}  AIC={self.aic:.3f}",
+                 self.table().to_string(float_format=lambda v: f"{v:.4f}")]
+        for key, value in self.diagnostics.items():
+            if not isinstance(value, (dict, list, np.ndarray, pd.DataFrame, pd.Series)):
+                lines.append(f"{key}: {value}")
+        return "\n".join(lines)
+
+
+class Forecaster(BaseEstimator, ABC):
+    """Base estimator: ``fit(counts, triggers)`` returns self; ``forecast(h)`` returns a CountForecast.
+
+    Subclasses keep ``__init__`` to storing keyword parameters (scikit-learn convention), learn
+    attributes ending in ``_`` and implement ``_fit`` and ``_forecast``.
+    """
+
+    uses_triggers = False
+
+    def fit(self, counts: pd.Series, triggers: pd.DataFrame | None = None) -> "Forecaster":
+        counts = _check_counts(counts)
+        self.counts_ = counts.copy()
+        self.triggers_ = None if triggers is None else triggers[triggers["date"] <= counts.index[-1]].copy()
+        self.rng_ = np.random.default_rng(getattr(self, "random_state", None))
+        self._fit(counts, self.triggers_)
+        return self
+
+    def forecast(self, horizon: int, future_triggers: pd.DataFrame | None = None,
+                 n_paths: int | None = None) -> CountForecast:
+        """Predictive distribution for the ``horizon`` days after the last fitted day.
+
+        ``future_triggers`` (date, kind) are hypothetical triggers inside the horizon (scenarios);
+        models without trigger features ignore them.
+        """
+        self._check_fitted()
+        if int(horizon) < 1:
+            raise ForecastInputError(f"horizon must be >= 1, got {horizon}", column="horizon")
+        index = pd.date_range(self.counts_.index[-1] + pd.Timedelta(days=1), periods=int(horizon), freq="D",
+                              name="date")
+        return self._forecast(index, future_triggers, n_paths)
+
+    def update(self, counts: pd.Series, triggers: pd.DataFrame | None = None) -> "Forecaster":
+        """Condition on a longer history with the fitted parameters kept (no refit)."""
+        self._check_fitted()
+        counts = _check_counts(counts)
+        self.counts_ = counts.copy()
+        self.triggers_ = None if triggers is None else triggers[triggers["date"] <= counts.index[-1]].copy()
+        self._update(counts, self.triggers_)
+        return self
+
+    def _update(self, counts: pd.Series, triggers: pd.DataFrame | None) -> None:
+        self._fit(counts, triggers)
+
+    def summary(self) -> FitSummary:
+        self._check_fitted()
+        return self._summary()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "counts_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(counts) first")
+
+    def _all_triggers(self, future_triggers: pd.DataFrame | None) -> pd.DataFrame | None:
+        """Known triggers plus hypothetical future ones (a scenario)."""
+        if future_triggers is None or len(future_triggers) == 0:
+            return self.triggers_
+        if self.triggers_ is None:
+            return future_triggers
+        return pd.concat([self.triggers_, future_triggers], ignore_index=True)
+
+    @abstractmethod
+    def _fit(self, counts: pd.Series, triggers: pd.DataFrame | None) -> None: ...
+
+    @abstractmethod
+    def _forecast(self, index: pd.DatetimeIndex, future_triggers, n_paths) -> CountForecast: ...
+
+    @abstractmethod
+    def _summary(self) -> FitSummary: ...
+
+
+def _check_counts(counts: pd.Series) -> pd.Series:
+    if not isinstance(counts, pd.Series) or not isinstance(counts.index, pd.DatetimeIndex):
+        raise TypeError("counts must be a pandas Series with a daily DatetimeIndex (see daily_counts)")
+    if len(counts) == 0:
+        raise ForecastInputError("no days to fit", column="counts")
+    y = counts.to_numpy()
+    if np.any(y < 0) or not np.all(np.isfinite(y)):
+        raise ForecastInputError("counts must be finite and >= 0", column="counts")
+    if len(counts) > 1 and (counts.index.to_series().diff().dropna() != pd.Timedelta(days=1)).any():
+        raise ForecastInputError("counts must be calendar-complete daily data", column="counts")
+    return counts.astype(np.int64)

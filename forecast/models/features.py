@@ -1,0 +1,73 @@
+"""Regressors shared by the count models: self-history features and trigger features."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecast.data.annotate import trigger_features
+from forecast.data.counts import days_since_last_array
+
+
+def history_width(n_lags: int, rolling_days: int) -> int:
+    return max(int(n_lags), int(rolling_days), 1)
+
+
+def history_features(window: np.ndarray, quiet: np.ndarray, n_lags: int, rolling_days: int,
+                     days_since_last: bool) -> np.ndarray:
+    """Features of day t from the counts before it.
+
+    ``window[..., -1]`` is y_{t-1}, ``window[..., -j]`` is y_{t-j}; ``quiet`` is the number of
+    attack-free days immediately before t. Columns: log(1 + y_{t-j}) for j = 1..n_lags,
+    log(1 + mean of the last ``rolling_days`` days), log(1 + quiet).
+    """
+    cols = [np.log1p(window[..., -j]) for j in range(1, int(n_lags) + 1)]
+    if rolling_days:
+        cols.append(np.log1p(window[..., -int(rolling_days):].mean(axis=-1)))
+    if days_since_last:
+        cols.append(np.log1p(quiet))
+    return np.stack(cols, axis=-1) if cols else np.zeros(window.shape[:-1] + (0,))
+
+
+def history_names(n_lags: int, rolling_days: int, days_since_last: bool) -> list[str]:
+    names = [f"lag{j}" for j in range(1, int(n_lags) + 1)]
+    if rolling_days:
+        names.append(f"mean{int(rolling_days)}")
+    if days_since_last:
+        names.append("quiet_days")
+    return names
+
+
+def history_design(y: np.ndarray, n_lags: int, rolling_days: int, days_since_last: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """History features for every day of ``y`` (days before the series count as 0).
+
+    Returns ``(X, last_window, last_quiet)``: the design and the state after the last day,
+    from which a simulation continues.
+    """
+    width = history_width(n_lags, rolling_days)
+    padded = np.concatenate([np.zeros(width), y.astype(float)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)  # windows[t] ends at y_{t-1}
+    quiet = np.concatenate([[0], days_since_last_array(y)])  # quiet[t]: attack-free days before t
+    X = history_features(windows[:-1], quiet[:-1], n_lags, rolling_days, days_since_last)
+    return X, windows[-1], quiet[-1]
+
+
+def calendar_design(index: pd.DatetimeIndex, day_of_week: bool) -> tuple[np.ndarray, list[str]]:
+    """Day-of-week dummies (Monday is the reference) when ``day_of_week``."""
+    if not day_of_week:
+        return np.zeros((len(index), 0)), []
+    dow = index.dayofweek.to_numpy()
+    return np.stack([(dow == d).astype(float) for d in range(1, 7)], axis=1), \
+        [f"dow_{n}" for n in ("tue", "wed", "thu", "fri", "sat", "sun")]
+
+
+class TriggerDesign:
+    """Trigger features with the model's settings; columns named ``effect_<kind>``."""
+
+    def __init__(self, kinds, encoding: str, half_life: float, lag: int):
+        self.kinds, self.encoding, self.half_life, self.lag = kinds, encoding, half_life, lag
+
+    def __call__(self, index: pd.DatetimeIndex, triggers: pd.DataFrame | None) -> pd.DataFrame:
+        x = trigger_features(index, triggers, kinds=self.kinds, encoding=self.encoding,
+                             half_life=self.half_life, lag=self.lag)
+        return x.add_prefix("effect_")

@@ -1,0 +1,594 @@
+"""Continuous-time Hawkes process with an exponential kernel, fitted to event times (days).
+
+    lambda(t) = mu + sum_{t_i < t} alpha * beta * exp(-beta * (t - t_i))
+
+Symbols and attributes: mu = ``baseline_`` (events per day), alpha = ``adjacency_`` (branching
+ratio: the kernel integrates to alpha, the expected number of direct offspring of an event;
+stationary when < 1), beta = ``decay_`` (per day; mean lag of an offspring 1/beta days). Same
+vocabulary and parametrisation as tick's ``HawkesExpKern``.
+
+Exact log-likelihood on the window (0, T], T = ``end_time``, with A_i = sum_{j<i} e^{-beta (t_i - t_j)}:
+
+    l = sum_i log(mu + alpha beta A_i) - mu T - alpha sum_i (1 - e^{-beta (T - t_i)})
+
+The likelihood and its gradient are plain vectorised functions (``loglik_and_grad``); simulation
+(``simulate_timestamps``, ``simulate_daily_counts``) is kept apart from inference.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from sklearn.exceptions import NotFittedError
+
+from forecast.errors import ForecastInputError, ModelFitError
+from forecast.models.base import FitSummary, Forecaster, SampleCountForecast
+
+log = logging.getLogger(__name__)
+
+BASELINE_BOUNDS = (1e-10, 1e4)  # events per day
+ADJACENCY_MAX = 5.0  # as in the discrete Hawkes; > 1 is explosive
+DECAY_BOUNDS = (1e-4, 1e4)  # per day
+SPREADS = ("uniform", "even")
+
+_SPAN = 300.0  # largest decay x time span inside one row of the blocked scan (e^300 ~ 1e130)
+_PARAM_NAMES = ("baseline", "adjacency", "decay")
+
+
+# ---- likelihood ------------------------------------------------------------------------------
+def _rows(t: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Cut sorted times into rows whose span x beta < ``_SPAN`` and that hold at most ``cap`` events.
+
+    Returns ``(row_start, row_id, col, width)``: first event of each row, row of each event, its
+    position in the row, and the longest row.
+    """
+    n = len(t)
+    cell = np.floor(beta * (t - t[0]) / _SPAN).astype(np.int64)
+    new_cell = np.empty(n, bool)
+    new_cell[0] = True
+    np.not_equal(cell[1:], cell[:-1], out=new_cell[1:])
+    cell_start = np.flatnonzero(new_cell)
+    # cap the row length so the padded layout stays ~O(n) when events cluster in a few cells
+    cap = int(np.clip(2 * n // len(cell_start), 16, 2048))
+    if len(cell_start) == 1:
+        rank = np.arange(n)
+    else:
+        rank = np.arange(n) - np.repeat(cell_start, np.diff(np.append(cell_start, n)))
+    new_row = new_cell | (rank % cap == 0)
+    row_start = np.flatnonzero(new_row)
+    lengths = np.diff(np.append(row_start, n))
+    row_id = np.repeat(np.arange(len(row_start)), lengths)
+    col = np.arange(n) - np.repeat(row_start, lengths)
+    return row_start, row_id, col, int(lengths.max())
+
+
+def excitation_sums(t: np.ndarray, beta: float, with_lag: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """A_i = sum_{j<i} e^{-beta (t_i - t_j)} and B_i = sum_{j<i} (t_i - t_j) e^{-beta (t_i - t_j)}.
+
+    Blocked scan, no per-event Python loop: inside a row (span x beta < 300) the sums are cumulative
+    sums of e^{beta (t_j - t_s)} relative to the row's first event t_s; the state (A, B) is carried
+    from row to row. Every term stays within float64 range for any beta x T.
+
+    Parameters
+    ----------
+    t : sorted event times.
+    beta : decay (> 0).
+    with_lag : also return B (needed for the gradient in beta).
+    """
+    t = np.asarray(t, float)
+    n = len(t)
+    if n == 0:
+        return np.zeros(0), (np.zeros(0) if with_lag else None)
+    row_start, row_id, col, width = _rows(t, beta)
+    n_rows = len(row_start)
+    ts = t[row_start]
+    u = t - ts[row_id]  # time since the row's first event; beta * u < _SPAN
+    w = np.exp(beta * u)
+    k = 2 if with_lag else 1
+    # exclusive cumulative sums in a padded (rows x (width + 1)) layout: event (r, c) sits in
+    # column c + 1, so the inclusive sum up to column c is the sum over the earlier events of the row
+    stride = width + 1
+    flat = row_id * stride + col
+    buf = np.zeros((k, n_rows * stride))
+    buf[0, flat + 1] = w
+    if with_lag:
+        buf[1, flat + 1] = u * w
+    cs = np.cumsum(buf.reshape(k, n_rows, stride), axis=2)
+    C = cs[0].reshape(-1)[flat]
+    # carry the state from row to row: (A0, B0) at each row's first event
+    A0 = np.zeros(n_rows)
+    B0 = np.zeros(n_rows)
+    if n_rows > 1:
+        gaps = np.diff(ts)
+        dec = np.exp(-beta * gaps).tolist()
+        W = cs[0, :, -1].tolist()
+        V = cs[1, :, -1].tolist() if with_lag else [0.0] * n_rows
+        g = gaps.tolist()
+        a_list, b_list = [0.0] * n_rows, [0.0] * n_rows
+        a = b = 0.0
+        for r in range(n_rows - 1):
+            s = a + W[r]
+            b = dec[r] * (b + g[r] * s - V[r])
+            a = dec[r] * s
+            a_list[r + 1], b_list[r + 1] = a, b
+        A0, B0 = np.asarray(a_list), np.asarray(b_list)
+    inv_w = 1.0 / w
+    state = A0[row_id] + C
+    A = inv_w * state
+    if not with_lag:
+        return A, None
+    D = cs[1].reshape(-1)[flat]
+    B = inv_w * (B0[row_id] + u * state - D)
+    return A, B
+
+
+def _as_times(t, end_time) -> tuple[np.ndarray, float]:
+    t = np.asarray(t, dtype=float).ravel()
+    return t, float(end_time)
+
+
+def loglik_and_grad(params, t, end_time) -> tuple[float, np.ndarray]:
+    """Exact log-likelihood on (0, end_time] and its analytic gradient.
+
+    Parameters
+    ----------
+    params : (baseline mu, adjacency alpha, decay beta); mu > 0, alpha >= 0, beta > 0.
+    t : sorted event times in (0, end_time].
+    end_time : T, the end of the observation window.
+
+    Returns
+    -------
+    (loglik, gradient with respect to (mu, alpha, beta))
+    """
+    mu, alpha, beta = (float(p) for p in params)
+    t, T = _as_times(t, end_time)
+    if len(t) == 0:
+        return -mu * T, np.array([-T, 0.0, 0.0])
+    A, B = excitation_sums(t, beta)
+    lam = mu + (alpha * beta) * A
+    inv = 1.0 / lam
+    rem = T - t
+    em1 = np.expm1(-beta * rem)  # e^{-beta (T - t_i)} - 1
+    s_em1 = float(em1.sum())
+    ll = float(np.log(lam).sum()) - mu * T + alpha * s_em1
+    A_inv = A * inv
+    g = np.array([float(inv.sum()) - T,
+                  beta * float(A_inv.sum()) + s_em1,
+                  alpha * (float(A_inv.sum()) - beta * float(np.dot(B, inv)) - float(np.dot(rem, em1 + 1.0)))])
+    return ll, g
+
+
+def loglik(params, t, end_time) -> float:
+    """Exact log-likelihood on (0, end_time] (no gradient; see ``loglik_and_grad``)."""
+    mu, alpha, beta = (float(p) for p in params)
+    t, T = _as_times(t, end_time)
+    if len(t) == 0:
+        return -mu * T
+    A, _ = excitation_sums(t, beta, with_lag=False)
+    return float(np.log(mu + alpha * beta * A).sum()) - mu * T + alpha * float(np.expm1(-beta * (T - t)).sum())
+
+
+def excitation_state(t, decay: float, at: float) -> float:
+    """S = sum_{t_j <= at} e^{-decay (at - t_j)}: lambda(at+) = mu + alpha * decay * S."""
+    t = np.asarray(t, float)
+    t = t[t <= at]
+    return float(np.exp(-decay * (at - t)).sum())
+
+
+# ---- estimation ------------------------------------------------------------------------------
+def _check_times(timestamps, end_time) -> tuple[np.ndarray, float]:
+    t = np.asarray(timestamps, dtype=float).ravel()
+    try:
+        T = float(end_time)
+    except (TypeError, ValueError):
+        raise ForecastInputError(f"must be a number, got {end_time!r}", column="end_time") from None
+    if not np.all(np.isfinite(t)):
+        raise ForecastInputError("must be finite numbers (days)", column="timestamps")
+    if not np.isfinite(T) or T <= 0:
+        raise ForecastInputError(f"must be a finite number > 0, got {end_time!r}", column="end_time")
+    if len(t) and (t.min() < 0 or t.max() > T):
+        raise ForecastInputError(f"must lie in the window (0, end_time={T:g}]", column="timestamps")
+    if len(t) > 1 and np.any(np.diff(t) < 0):
+        t = np.sort(t)
+    return t, T
+
+
+def fit_mle(t: np.ndarray, end_time: float, decay: float | None = None,
+            start: np.ndarray | None = None) -> tuple[np.ndarray, float, bool, int]:
+    """Maximum-likelihood (mu, alpha, beta) by L-BFGS-B with the analytic gradient.
+
+    Optimises over (log mu, alpha, log beta) within bounds; ``decay`` given holds beta fixed.
+    Returns ``(params, loglik, converged, n_iterations)``.
+    """
+    t = np.asarray(t, float)
+    T = float(end_time)
+    n = len(t)
+    if n == 0:
+        raise ModelFitError("hawkes_continuous: no events in the window; nothing to fit")
+    rate = n / T
+    fixed = decay is not None
+    if fixed:
+        beta_fixed = float(decay)
+    if start is None:
+        mu0, a0 = max(0.5 * rate, 2 * BASELINE_BOUNDS[0]), 0.5
+        if fixed:
+            b0 = beta_fixed
+        else:  # pick the best decay on a coarse grid around the event rate (guards against poor optima)
+            grid = np.clip(rate * np.array([0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]), *DECAY_BOUNDS)
+            b0 = float(grid[np.argmax([loglik((mu0, a0, b), t, T) for b in grid])])
+        start = np.array([mu0, a0, b0])
+    start = np.asarray(start, float)
+    z0 = [math.log(np.clip(start[0], *BASELINE_BOUNDS)), float(np.clip(start[1], 0.0, ADJACENCY_MAX))]
+    bounds = [tuple(np.log(BASELINE_BOUNDS)), (0.0, ADJACENCY_MAX)]
+    if not fixed:
+        z0.append(math.log(np.clip(start[2], *DECAY_BOUNDS)))
+        bounds.append(tuple(np.log(DECAY_BOUNDS)))
+
+    def unpack(z):
+        return np.array([math.exp(z[0]), z[1], beta_fixed if fixed else math.exp(z[2])])
+
+    def objective(z):
+        p = unpack(z)
+        ll, g = loglik_and_grad(p, t, T)
+        gz = np.array([g[0] * p[0], g[1]] + ([] if fixed else [g[2] * p[2]]))
+        return -ll / n, -gz / n
+
+    res = optimize.minimize(objective, np.array(z0), jac=True, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
+    if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
+        raise ModelFitError("hawkes_continuous: the likelihood maximisation diverged")
+    params = unpack(res.x)
+    # L-BFGS-B often stops on the relative-decrease test; a small projected gradient is convergence too
+    converged = bool(res.success) or bool(np.max(np.abs(_projected(res.jac, res.x, bounds))) < 1e-6)
+    return params, -float(res.fun) * n, converged, int(res.nit)
+
+
+def _projected(g, z, bounds) -> np.ndarray:
+    g = np.array(g, float)
+    for i, (lo, hi) in enumerate(bounds):
+        if (z[i] <= lo + 1e-12 and g[i] > 0) or (z[i] >= hi - 1e-12 and g[i] < 0):
+            g[i] = 0.0
+    return g
+
+
+def observed_information(params, t, end_time, free=(True, True, True)) -> np.ndarray:
+    """Negative Hessian of the log-likelihood over the free parameters, by central differences of
+    the analytic gradient."""
+    params = np.asarray(params, float)
+    idx = np.flatnonzero(free)
+    H = np.empty((len(idx), len(idx)))
+    for row, i in enumerate(idx):
+        h = 1e-5 * max(abs(params[i]), 1e-3)
+        e = np.zeros(3)
+        e[i] = h
+        H[row] = ((loglik_and_grad(params + e, t, end_time)[1] - loglik_and_grad(params - e, t, end_time)[1])
+                  / (2 * h))[idx]
+    return -(H + H.T) / 2
+
+
+def standard_errors(params, t, end_time, fixed_decay: bool = False) -> np.ndarray:
+    """Wald standard errors from the observed information; NaN for fixed parameters or ones on a bound."""
+    mu, alpha, beta = params
+    alpha_free = 2e-5 * max(alpha, 1e-3) < alpha < ADJACENCY_MAX - 1e-6
+    free = np.array([BASELINE_BOUNDS[0] * 1.01 < mu < BASELINE_BOUNDS[1] * 0.99, alpha_free,
+                     # with alpha = 0 the decay is not identified
+                     alpha_free and not fixed_decay and DECAY_BOUNDS[0] * 1.01 < beta < DECAY_BOUNDS[1] * 0.99])
+    se = np.full(3, np.nan)
+    if free.any():
+        try:
+            cov = np.linalg.inv(observed_information(params, t, end_time, free))
+            d = np.diag(cov)
+            se[free] = np.sqrt(np.where(d > 0, d, np.nan))
+        except np.linalg.LinAlgError:
+            pass
+    return se
+
+
+# ---- diagnostics -----------------------------------------------------------------------------
+@dataclass
+class TimeRescaling:
+    """Time-rescaling check: compensator increments are i.i.d. Exp(1) under the model."""
+
+    increments: np.ndarray
+    ks_statistic: float
+    ks_p_value: float
+    qq: pd.DataFrame  # columns theoretical, empirical (Exp(1) quantiles)
+
+
+def compensator_increments(t, end_time, baseline, adjacency, decay) -> np.ndarray:
+    """Lambda(t_i) - Lambda(t_{i-1}) for each event (t_0 = 0)."""
+    t, _ = _as_times(t, end_time)
+    if len(t) == 0:
+        return np.zeros(0)
+    A, _ = excitation_sums(t, decay, with_lag=False)
+    dt = np.diff(t, prepend=0.0)
+    post = np.concatenate([[0.0], A[:-1] + 1.0])  # excitation state just after the previous event
+    return baseline * dt - adjacency * post * np.expm1(-decay * dt)
+
+
+def time_rescaling(t, end_time, baseline, adjacency, decay, n_quantiles: int = 200) -> TimeRescaling:
+    """Compensator increments, a KS test against Exp(1) and QQ data (at most ``n_quantiles`` points)."""
+    inc = compensator_increments(t, end_time, baseline, adjacency, decay)
+    if len(inc) == 0:
+        return TimeRescaling(inc, float("nan"), float("nan"), pd.DataFrame({"theoretical": [], "empirical": []}))
+    ks = stats.kstest(inc, "expon")
+    m = min(len(inc), int(n_quantiles))
+    p = (np.arange(1, m + 1) - 0.5) / m
+    qq = pd.DataFrame({"theoretical": -np.log1p(-p), "empirical": np.quantile(inc, p)})
+    return TimeRescaling(inc, float(ks.statistic), float(ks.pvalue), qq)
+
+
+# ---- simulation ------------------------------------------------------------------------------
+def simulate_timestamps(baseline: float, adjacency: float, decay: float, end_time: float,
+                        rng=None, state: float = 0.0) -> np.ndarray:
+    """One exact path on (0, end_time] by Dassios-Zhao sampling (no thinning, no rejection).
+
+    ``state`` is the excitation carried in at time 0 (see ``excitation_state``).
+    """
+    rng = np.random.default_rng(rng)
+    mu, alpha, beta, T = float(baseline), float(adjacency), float(decay), float(end_time)
+    jump = alpha * beta
+    excess = jump * float(state)  # lambda(t+) - mu
+    out: list[float] = []
+    t = 0.0
+    chunk = 4096
+    while True:
+        e1 = rng.standard_exponential(chunk).tolist()
+        e2 = rng.standard_exponential(chunk).tolist()
+        for k in range(chunk):
+            s2 = e2[k] / mu if mu > 0 else math.inf  # next immigrant
+            s1 = math.inf  # next offspring of the excitation left so far
+            if excess > 0:
+                d = 1.0 - beta * e1[k] / excess
+                if d > 0:
+                    s1 = -math.log(d) / beta
+            tau = min(s1, s2)
+            if t + tau > T:
+                return np.asarray(out)
+            t += tau
+            excess = excess * math.exp(-beta * tau) + jump
+            out.append(t)
+
+
+def _truncated_exponential(rng, beta: float, limit: np.ndarray) -> np.ndarray:
+    """Exp(beta) draws conditioned on being below ``limit`` (elementwise), by inversion."""
+    return -np.log1p(rng.random(len(limit)) * np.expm1(-beta * limit)) / beta
+
+
+def simulate_daily_counts(baseline: float, adjacency: float, decay: float, horizon: int, n_paths: int,
+                          rng=None, state: float = 0.0, max_events_per_path: int = 100_000) -> np.ndarray:
+    """Exact daily counts of ``n_paths`` paths over ``horizon`` days, vectorised across paths.
+
+    Uses the cluster (branching) representation: immigrants at rate mu, offspring of the history
+    (Poisson with mean alpha * state * (1 - e^{-beta H})), then generation after generation of
+    offspring (Poisson(alpha * (1 - e^{-beta (H - s)})) children of an event at s, at Exp(beta) lags
+    truncated to the horizon). Each loop iteration advances every path by one generation. Day d
+    (0-based) counts the events in (d, d + 1] after the origin. Paths with more than
+    ``max_events_per_path`` events (explosive parameters) stop branching; a warning says so.
+    Returns an int64 array ``n_paths x horizon``.
+    """
+    rng = np.random.default_rng(rng)
+    mu, alpha, beta, H = float(baseline), float(adjacency), float(decay), int(horizon)
+    n_paths = int(n_paths)
+    ids = np.arange(n_paths)
+    n_imm = rng.poisson(mu * H, n_paths)
+    n_hist = rng.poisson(alpha * float(state) * -math.expm1(-beta * H), n_paths) if state > 0 else np.zeros(
+        n_paths, np.int64)
+    path = np.concatenate([np.repeat(ids, n_imm), np.repeat(ids, n_hist)])
+    time = np.concatenate([rng.uniform(0.0, H, int(n_imm.sum())),
+                           _truncated_exponential(rng, beta, np.full(int(n_hist.sum()), float(H)))])
+    counts = np.zeros(n_paths * H, np.int64)
+    saturated = np.zeros(n_paths, bool)
+    while len(path):
+        day = np.minimum(np.ceil(time).astype(np.int64) - 1, H - 1)
+        np.maximum(day, 0, out=day)
+        counts += np.bincount(path * H + day, minlength=n_paths * H)
+        if alpha <= 0:
+            break
+        totals = counts.reshape(n_paths, H).sum(axis=1)
+        full = totals > max_events_per_path
+        if full.any():
+            saturated |= full
+            keep = ~full[path]
+            path, time = path[keep], time[keep]
+        rem = H - time
+        k = rng.poisson(alpha * -np.expm1(-beta * rem))
+        path = np.repeat(path, k)
+        rem = np.repeat(rem, k)
+        time = (H - rem) + _truncated_exponential(rng, beta, rem)
+    if saturated.any():
+        log.warning("hawkes_continuous: %d of %d simulated paths exceeded %d events (explosive parameters, "
+                    "adjacency=%.3g); their counts are truncated", saturated.sum(), n_paths, max_events_per_path,
+                    alpha)
+    return counts.reshape(n_paths, H)
+
+
+def expected_daily_counts(baseline: float, adjacency: float, decay: float, horizon: int,
+                          state: float = 0.0) -> np.ndarray:
+    """Closed-form E[count] of each of the ``horizon`` days after the origin.
+
+    The mean intensity m(t) solves m' = -beta (1 - alpha) m + beta mu with m(0) = mu + alpha beta state.
+    """
+    mu, alpha, beta = float(baseline), float(adjacency), float(decay)
+    s = np.arange(int(horizon), dtype=float)
+    m0 = mu + alpha * beta * float(state)
+    kappa = beta * (1.0 - alpha)
+    if abs(kappa) < 1e-12:
+        return m0 + beta * mu * (s + 0.5)
+    level = beta * mu / kappa  # mu / (1 - alpha)
+    return level + (m0 - level) * np.exp(-kappa * s) * (-math.expm1(-kappa) / kappa)
+
+
+# ---- daily counts -> event times -------------------------------------------------------------
+def counts_to_timestamps(counts, spread: str = "uniform", rng=None) -> tuple[np.ndarray, float]:
+    """Event times from daily counts: the k events of day d (0-based) get times in (d, d + 1].
+
+    ``spread="uniform"``: sorted U(0, 1) offsets drawn from ``rng``; ``"even"``: offsets (j + 0.5) / k.
+    Returns ``(times, end_time)`` with end_time = number of days.
+    """
+    if spread not in SPREADS:
+        raise ForecastInputError(f"must be one of {', '.join(SPREADS)}; got {spread!r}", column="spread")
+    y = np.asarray(counts).astype(np.int64)
+    n = int(y.sum())
+    day = np.repeat(np.arange(len(y)), y)
+    if spread == "even":
+        first = np.repeat(np.cumsum(y) - y, y)
+        k = np.repeat(y, y)
+        offset = (np.arange(n) - first + 0.5) / k
+    else:
+        rng = np.random.default_rng(rng)
+        offset = 1.0 - rng.random(n)  # in (0, 1]
+        # sort within each day: sort by (day, offset)
+        offset = offset[np.lexsort((offset, day))]
+    return day + offset, float(len(y))
+
+
+# ---- the estimator ---------------------------------------------------------------------------
+class HawkesContinuous(Forecaster):
+    """Exponential-kernel Hawkes process on event times; see the module docstring.
+
+    lambda(t) = mu + sum_{t_i < t} alpha beta e^{-beta (t - t_i)}, mu = ``baseline_``,
+    alpha = ``adjacency_``, beta = ``decay_``.
+
+    Parameters
+    ----------
+    decay : float or None
+        Hold beta fixed at this value (per day); None estimates it.
+    spread : {"uniform", "even"}
+        How ``fit(counts)`` places the k events of a day inside the day: sorted seeded uniform
+        offsets, or (j + 0.5) / k.
+    n_paths : int
+        Simulated paths per forecast.
+    random_state : int, Generator or None
+        Seed of the spreading offsets and of the forecast simulation.
+
+    Attributes
+    ----------
+    baseline_, adjacency_, decay_ : fitted mu, alpha, beta.
+    loglik_ : maximised log-likelihood on (0, end_time_].
+    stderr_ : dict of Wald standard errors (observed information; NaN when fixed or on a bound).
+    converged_ : whether the optimiser converged.
+    timestamps_, end_time_ : the fitted event times and window.
+    state_ : excitation at the forecast origin, sum_j e^{-beta (T - t_j)}.
+    """
+
+    uses_triggers = False
+
+    def __init__(self, decay: float | None = None, spread: str = "uniform", n_paths: int = 2000,
+                 random_state: int | None = None):
+        self.decay = decay
+        self.spread = spread
+        self.n_paths = n_paths
+        self.random_state = random_state
+
+    # ---- fitting ---------------------------------------------------------------------------
+    def fit_timestamps(self, timestamps, end_time: float, decay: float | None = None) -> "HawkesContinuous":
+        """Maximum-likelihood fit to event times (days) on (0, end_time].
+
+        ``decay`` (or the ``decay`` parameter) holds beta fixed. Returns self.
+        """
+        for attr in ("counts_", "triggers_", "_fit_counts"):
+            self.__dict__.pop(attr, None)
+        t, T = _check_times(timestamps, end_time)
+        self._fit_times(t, T, self.decay if decay is None else decay)
+        return self
+
+    def _fit_times(self, t: np.ndarray, T: float, decay: float | None) -> None:
+        if len(t) == 0:
+            raise ModelFitError("hawkes_continuous: no events in the window (0, end_time]; nothing to fit")
+        if decay is not None and not (np.isfinite(decay) and decay > 0):
+            raise ForecastInputError(f"must be a number > 0 or null, got {decay!r}", column="decay")
+        params, ll, ok, nit = fit_mle(t, T, decay)
+        self.baseline_, self.adjacency_, self.decay_ = (float(p) for p in params)
+        self.loglik_, self.converged_, self.n_iter_ = ll, ok, nit
+        self.decay_fixed_ = decay is not None
+        se = standard_errors(params, t, T, fixed_decay=self.decay_fixed_)
+        self.stderr_ = dict(zip(_PARAM_NAMES, map(float, se)))
+        self.timestamps_, self.end_time_ = t, T
+        self.state_ = excitation_state(t, self.decay_, T)
+        self._diagnostics = None
+        if not ok:
+            log.warning("hawkes_continuous: the optimiser did not converge (%d iterations)", nit)
+        if self.adjacency_ >= 0.9:
+            log.warning("hawkes_continuous: branching ratio %.2f is near or above 1 (non-stationary)",
+                        self.adjacency_)
+
+    def _fit(self, counts, triggers):
+        y = counts.to_numpy()
+        if y.sum() == 0:
+            raise ModelFitError("hawkes_continuous: no attacks in the training window; nothing to fit")
+        t, T = counts_to_timestamps(y, self.spread, self.rng_)
+        self._fit_counts = y.copy()
+        self._fit_times(t, T, self.decay)
+
+    def _update(self, counts, triggers):
+        t, T = counts_to_timestamps(counts.to_numpy(), self.spread, self.rng_)
+        self.state_ = excitation_state(t, self.decay_, T)
+
+    # ---- forecasting -----------------------------------------------------------------------
+    def forecast(self, horizon, future_triggers=None, n_paths=None):
+        if hasattr(self, "timestamps_") and not hasattr(self, "counts_"):
+            raise NotFittedError("HawkesContinuous.forecast needs fit(counts); after fit_timestamps use "
+                                 "simulate_daily_counts(..., state=model.state_)")
+        return super().forecast(horizon, future_triggers, n_paths)
+
+    def _forecast(self, index, future_triggers, n_paths):
+        rng = np.random.default_rng(self.rng_.integers(2**63))
+        paths = simulate_daily_counts(self.baseline_, self.adjacency_, self.decay_, len(index),
+                                      int(n_paths or self.n_paths), rng, state=self.state_)
+        return SampleCountForecast(index, paths)
+
+    # ---- summary ---------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "timestamps_"):
+            raise NotFittedError("HawkesContinuous is not fitted yet; call fit(counts) or fit_timestamps(...)")
+
+    def time_rescaling(self, n_quantiles: int = 200) -> TimeRescaling:
+        """Time-rescaling diagnostic of the fitted model on the fitted event times."""
+        self._check_fitted()
+        return time_rescaling(self.timestamps_, self.end_time_, self.baseline_, self.adjacency_, self.decay_,
+                              n_quantiles)
+
+    def spread_sensitivity(self, seeds: int = 3) -> dict[str, dict[str, float]] | None:
+        """Refit with ``seeds`` other uniform-offset seeds and with ``"even"`` offsets; min/max of each
+        parameter over these refits and the fit itself. None after ``fit_timestamps``."""
+        self._check_fitted()
+        if getattr(self, "_fit_counts", None) is None:
+            return None
+        base = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
+        start = np.array([self.baseline_, self.adjacency_, self.decay_])
+        fixed = self.decay_ if self.decay_fixed_ else None
+        fits = [start]
+        for k in range(int(seeds) + 1):
+            spread, rng = ("even", None) if k == int(seeds) else ("uniform", np.random.default_rng([int(base), k + 1]))
+            t, T = counts_to_timestamps(self._fit_counts, spread, rng)
+            fits.append(fit_mle(t, T, fixed, start)[0])
+        fits = np.array(fits)
+        out = {name: {"min": float(fits[:, i].min()), "max": float(fits[:, i].max())}
+               for i, name in enumerate(_PARAM_NAMES)}
+        out["n_refits"] = {"uniform_seeds": int(seeds), "even": 1}
+        return out
+
+    def _summary(self) -> FitSummary:
+        if self._diagnostics is None:
+            tr = self.time_rescaling()
+            sens = self.spread_sensitivity()
+            diag: dict[str, object] = {
+                "converged": self.converged_, "branching_ratio": self.adjacency_,
+                "stationary": self.adjacency_ < 1.0, "near_critical": self.adjacency_ >= 0.9,
+                "decay_fixed": self.decay_fixed_, "mean_lag_days": 1.0 / self.decay_,
+                "end_time": self.end_time_, "spread": self.spread if sens is not None else "none (event times)",
+                "ks_statistic": tr.ks_statistic, "ks_p_value": tr.ks_p_value, "qq": tr.qq,
+                "spread_sensitivity": sens,
+            }
+            if sens is not None:
+                for name in _PARAM_NAMES:
+                    diag[f"spread_{name}_range"] = f"{sens[name]['min']:.4g} .. {sens[name]['max']:.4g}"
+            self._diagnostics = diag
+        params = {"baseline": self.baseline_, "adjacency": self.adjacency_, "decay": self.decay_}
+        return FitSummary("hawkes_continuous", params, dict(self.stderr_), self.loglik_, len(self.timestamps_),
+                          dict(self._diagnostics))

@@ -1,0 +1,97 @@
+"""Run records: atomic file writes, package versions, data hashes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+PACKAGES = ("forecast", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "matplotlib", "hydra-core",
+            "omegaconf", "tqdm")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write to a temporary file in the same folder, then rename: readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json(path: str | Path, obj) -> Path:
+    return atomic_write_text(path, json.dumps(_json_safe(obj), indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
+    return atomic_write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def sha256_files(paths: list[str | Path | None]) -> str:
+    """One SHA-256 over the given files' bytes (in order; None entries skipped)."""
+    digest = hashlib.sha256()
+    for p in paths:
+        if p is not None:
+            digest.update(Path(p).read_bytes())
+    return digest.hexdigest()
+
+
+class RunRecord:
+    """``metrics.json`` of one run: ``status`` is ``running`` until :meth:`finish` says ``ok``/``failed``."""
+
+    def __init__(self, folder: str | Path, **fields):
+        self.folder = Path(folder)
+        if (self.folder / "metrics.json").exists():
+            raise FileExistsError(f"{self.folder} already holds a run record; refusing to overwrite it")
+        self.metrics = {"status": "running", "error": None, **fields}
+        self.save()
+
+    def save(self) -> None:
+        write_json(self.folder / "metrics.json", self.metrics)
+
+    def update(self, **fields) -> None:
+        self.metrics.update(fields)
+        self.save()
+
+    def finish(self, error: str | None = None) -> None:
+        self.update(status="failed" if error else "ok", error=error)
