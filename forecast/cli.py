@@ -17,6 +17,7 @@ from forecast.errors import ForecastInputError, ModelFitError
 
 log = logging.getLogger("forecast")
 config.register()
+_failure: list[BaseException] = []  # a single run's exception, re-raised after Hydra returns
 
 
 @hydra.main(version_base="1.3", config_path=config.config_dir(), config_name="run")
@@ -28,13 +29,23 @@ def _hydra_run(cfg: DictConfig) -> None:
         result = run(cfg)
     except ModelFitError as e:
         if not multirun:
-            raise
+            _failure.append(e)
+            return
         log.error("model failed; recorded in metrics.json: %s", e)  # the other sweep jobs go on
+        return
+    except Exception as e:
+        if multirun:
+            raise
+        _failure.append(e)  # raised by main() without Hydra's extra stderr line
         return
     if cfg.task.value == "data":
         print(result.data_summary)
     print(result.folder)
     print(result.report_path if result.report_path else "no report (report=none or task=data)")
+
+
+_NOISE = ("reference_type", "object_type", "Set the environment", "To append to your config", "Config search path",
+          "provider=", "invalid literal")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -46,11 +57,10 @@ def _one_line(exc: BaseException) -> str:
             line = line.strip()
             if line.startswith("full_key:"):
                 key = key or line.split(":", 1)[1].strip()
-            elif line and not line.startswith(("reference_type", "object_type", "Set the environment")) \
-                    and line not in parts:
+            elif line and not line.startswith(_NOISE) and "$VALUE" not in line and line not in parts:
                 parts.append(line)
         exc = exc.__cause__ or exc.__context__
-    text = "; ".join(parts)
+    text = "; ".join(p.rstrip(".:;") for p in parts).replace("'model':; ", "'model': ")
     return f"{text} (config key: {key})" if key and key not in text else text
 
 
@@ -92,7 +102,13 @@ def _guarded(entry, prog: str) -> None:
 
 def main() -> None:
     """``forecast``: the Hydra app."""
-    _guarded(_hydra_run, "forecast")
+    def entry():
+        _failure.clear()
+        _hydra_run()
+        if _failure:
+            raise _failure[0]
+
+    _guarded(entry, "forecast")
 
 
 def compare_main(argv: list[str] | None = None) -> None:

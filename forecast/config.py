@@ -144,7 +144,7 @@ class NegBinConfig(PoissonConfig):
 class HawkesConfig(TriggerModelConfig):
     _target_: str = "forecast.models.Hawkes"
     _convert_: str = "all"
-    effect_prior_sd: Optional[float] = 3.0
+    effect_prior_sd: Optional[float] = 1.0
     background_segments: int = 6
     n_paths: int = "${n_paths}"  # type: ignore[assignment]
     random_state: Optional[int] = "${seed}"  # type: ignore[assignment]
@@ -211,6 +211,6 @@ def register() -> None:
         OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True)
     cs = ConfigStore.instance()
     cs.store(name="run_schema", node=RunConfig)
-    cs.store(group="scenario", name="scenario_schema", node=ScenarioConfig)
+    cs.store(group="schema", name="scenario", node=ScenarioConfig)
     for name, schema in MODEL_SCHEMAS.items():
-        cs.store(group="model", name=f"{name}_schema", node=schema)
+        cs.store(group="schema/model", name=name, node=schema)

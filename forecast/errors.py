@@ -20,7 +20,7 @@ class ForecastInputError(ValueError):
         elif column is not None:
             where = f"{column}: "
         text = where + message.rstrip(".")
-        super().__init__(text + (f". {hint}" if hint else ""))
+        super().__init__(text + (f". {hint[0].upper()}{hint[1:]}" if hint else ""))
 
 
 class ModelFitError(RuntimeError):

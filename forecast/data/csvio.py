@@ -4,11 +4,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from forecast.errors import ForecastInputError
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_NEWLINE_BYTES = re.compile(rb"\r\n|\r|\n")
+
+
+def _line_at(prefix: bytes | str) -> int:
+    """Physical line (1-based) of the position just after ``prefix``; counts \\n, \\r\\n and a lone
+    \\r as line breaks, as the CSV reader does."""
+    pattern = _NEWLINE_BYTES if isinstance(prefix, bytes) else _NEWLINE
+    return len(pattern.findall(prefix)) + 1
 
 
 def read_text(path: str | Path) -> str:
@@ -25,18 +35,69 @@ def read_text(path: str | Path) -> str:
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as e:
-            raise ForecastInputError(f"invalid UTF-16 text at byte {e.start}", path=path,
+            start = e.start - (e.start % 2)  # decode the valid prefix to find the line
+            line = _line_at(raw[:start].decode("utf-16", errors="replace"))
+            raise ForecastInputError(f"invalid UTF-16 text at byte {e.start}", path=path, line=line,
                                      hint="save the file as UTF-8") from None
     if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        line = _line_at(raw[: raw.index(b"\x00")])
         raise ForecastInputError("contains NUL bytes (binary or UTF-16 without BOM?)", path=path, line=line,
                                  hint="save the file as UTF-8 CSV")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
+        line = _line_at(raw[: e.start])
         raise ForecastInputError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", path=path, line=line,
                                  hint="save the file as UTF-8") from None
+
+
+def open_records(path: str | Path, required: list[str], *, aliases: dict[str, str] | None = None
+                 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Check the header of a CSV file now; return ``(header, records)`` with ``records`` a lazy
+    iterator of ``(line, row)`` (see :func:`read_records`). Blank lines before the header are skipped."""
+    text = read_text(path)
+    if not text.strip():
+        raise ForecastInputError("file is empty", path=path, line=1,
+                                 hint=f"expected a header with columns {', '.join(required)}")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header_line = 1
+    try:
+        raw_header: list[str] = []
+        for raw_header in reader:
+            header_line = reader.line_num
+            if raw_header and any(c.strip() for c in raw_header):
+                break
+        header = [h.strip() for h in raw_header]
+    except csv.Error as e:
+        raise ForecastInputError(f"malformed CSV header ({e})", path=path, line=header_line) from None
+    if aliases:
+        header = [aliases.get(h.lower(), h) for h in header]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ForecastInputError(f"missing column(s) {', '.join(missing)}", path=path, line=header_line,
+                                 column=missing[0], hint=f"the header must hold {', '.join(required)}")
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup:
+        raise ForecastInputError("duplicate column name", path=path, line=header_line, column=dup[0])
+
+    def records() -> Iterator[tuple[int, dict[str, str]]]:
+        start = reader.line_num + 1
+        try:
+            for row in reader:
+                if not "".join(row).strip():
+                    start = reader.line_num + 1
+                    continue
+                if len(row) > len(header):
+                    raise ForecastInputError(f"{len(row)} fields but the header has {len(header)}", path=path,
+                                             line=start, hint="quote fields that contain commas")
+                row = row + [""] * (len(header) - len(row))
+                yield start, {h: v.strip() for h, v in zip(header, row)}
+                start = reader.line_num + 1
+        except csv.Error as e:
+            raise ForecastInputError(f"malformed CSV ({e})", path=path, line=start,
+                                     hint="check quotes on this line") from None
+
+    return header, records()
 
 
 def read_records(path: str | Path, required: list[str], *, aliases: dict[str, str] | None = None
@@ -46,41 +107,8 @@ def read_records(path: str | Path, required: list[str], *, aliases: dict[str, st
     ``line`` is the physical line on which the record starts (the header is line 1), so error
     messages point at the right place even when quoted fields hold newlines.
     """
-    text = read_text(path)
-    if not text.strip():
-        raise ForecastInputError("file is empty", path=path, line=1,
-                                 hint=f"expected a header with columns {', '.join(required)}")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except csv.Error as e:
-        raise ForecastInputError(f"malformed CSV header ({e})", path=path, line=1) from None
-    if aliases:
-        header = [aliases.get(h.lower(), h) for h in header]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ForecastInputError(f"missing column(s) {', '.join(missing)}", path=path, line=1,
-                                 column=missing[0], hint=f"the header must hold {', '.join(required)}")
-    dup = sorted({h for h in header if h and header.count(h) > 1})
-    if dup:
-        raise ForecastInputError("duplicate column name", path=path, line=1, column=dup[0])
-    records: list[tuple[int, dict[str, str]]] = []
-    start = reader.line_num + 1
-    try:
-        for row in reader:
-            if not row or all(not c.strip() for c in row):
-                start = reader.line_num + 1
-                continue
-            if len(row) > len(header):
-                raise ForecastInputError(f"{len(row)} fields but the header has {len(header)}", path=path,
-                                         line=start, hint="quote fields that contain commas")
-            row = row + [""] * (len(header) - len(row))
-            records.append((start, {h: v.strip() for h, v in zip(header, row)}))
-            start = reader.line_num + 1
-    except csv.Error as e:
-        raise ForecastInputError(f"malformed CSV ({e})", path=path, line=start,
-                                 hint="check quotes on this line") from None
-    return header, records
+    header, records = open_records(path, required, aliases=aliases)
+    return header, list(records)
 
 
 def parse_date(value: str, *, path, line: int, column: str, fmt: str | None = None):
@@ -108,6 +136,10 @@ def parse_count(value: str, *, path, line: int, column: str, allow_blank: bool =
         if allow_blank:
             return None
         raise ForecastInputError("empty count", path=path, line=line, column=column)
+    if value.isascii() and value.isdigit() and len(value) <= 7:  # fast path: a plain whole number
+        number = int(value)
+        if number <= 1_000_000:
+            return number
     try:
         number = float(value)
     except ValueError:

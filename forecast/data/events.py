@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from forecast.data.csvio import parse_count, parse_date, read_records
+from forecast.data.csvio import open_records, parse_count, parse_date, read_records
 from forecast.errors import ForecastInputError
 
 PROJECT_COLUMNS = ["event_id", "date", "country", "location", "weapon", "claimed_by", "us_killed",
@@ -25,7 +26,7 @@ FORMATS = ("project", "acled", "generic")
 
 ACLED_COLUMNS = ["event_date", "actor1", "country"]
 ACLED_DEFAULT_ACTOR = r"Islamic Resistance in Iraq|Kataib Hezbollah|Kata'?ib Hizbullah|Nujaba|Pro-Iran"
-ACLED_DEFAULT_TARGET = r"United States|\bUS\b|U\.S\."
+ACLED_DEFAULT_TARGET = r"United States|(?-i:\bUS\b)|U\.S\."  # "US" in capitals: not the word "us"
 
 
 def _choice(value: str, allowed: tuple[str, ...], *, path, line, column) -> str:
@@ -67,7 +68,9 @@ def _load_project(path) -> pd.DataFrame:
         row["count"] = 1
         row["line"] = line
         rows.append(row)
-    extra = [h for h in header if h not in PROJECT_COLUMNS]
+    # extra columns are kept, except blank names and the derived ``count``/``line`` (which the loader
+    # sets itself): repeating them would give the frame duplicate column labels
+    extra = list(dict.fromkeys(h for h in header if h and h not in PROJECT_COLUMNS + ["count", "line"]))
     df = _frame(rows, path, "project", PROJECT_COLUMNS + extra + ["count", "line"])
     for col in ("us_killed", "us_wounded"):
         df[col] = df[col].astype("Int64")
@@ -107,14 +110,28 @@ def _load_acled(path, actor: str | None, target: str | None, countries: list[str
 
 def _load_generic(path, date_column: str, count_column: str | None) -> pd.DataFrame:
     required = [date_column] + ([count_column] if count_column else [])
-    _, records = read_records(path, required)
-    rows = []
+    header, records = open_records(path, required)
+    # built column by column from a lazy reader: a million-row file stays cheap in memory
+    dates, counts, countries, lines = [], [], [], []
+    parsed: dict[str, object] = {}  # date text -> date (dates repeat; only valid texts are cached)
+    has_country = "country" in header
     for line, r in records:
-        date = parse_date(r[date_column], path=path, line=line, column=date_column)
-        count = parse_count(r[count_column], path=path, line=line, column=count_column) if count_column else 1
-        rows.append({"date": date, "count": count, "country": r.get("country", ""), "weapon": "unknown",
-                     "confirmation": "credible_media", "line": line})
-    return _frame(rows, path, "generic", ["date", "count", "country", "weapon", "confirmation", "line"])
+        text = r[date_column]
+        date = parsed.get(text)
+        if date is None:
+            date = parsed[text] = parse_date(text, path=path, line=line, column=date_column)
+        dates.append(date)
+        counts.append(parse_count(r[count_column], path=path, line=line, column=count_column)
+                      if count_column else 1)
+        countries.append(r["country"] if has_country else "")
+        lines.append(line)
+    df = pd.DataFrame({"date": pd.to_datetime(pd.Series(dates, dtype=object)),
+                       "count": np.asarray(counts, dtype=np.int64), "country": countries,
+                       "weapon": "unknown", "confirmation": "credible_media",
+                       "line": np.asarray(lines, dtype=np.int64)})
+    df = df.sort_values("date", kind="stable").reset_index(drop=True)
+    df.attrs.update(path=str(path), format="generic")
+    return df
 
 
 def load_events(path: str | Path, format: str = "project", *, acled_actor: str | None = None,

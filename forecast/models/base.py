@@ -82,7 +82,7 @@ class CountForecast(ABC):
     def total_mean(self, window: int | None = None) -> float:
         return _mean(self.total_pmf(self._window(window)))
 
-    def totalpmf_quantile(self, q: float, window: int | None = None) -> int:
+    def total_quantile(self, q: float, window: int | None = None) -> int:
         return pmf_quantile(self.total_pmf(self._window(window)), q)
 
     def summary_frame(self) -> pd.DataFrame:
@@ -202,8 +202,13 @@ class FitSummary:
     diagnostics: dict[str, object] = field(default_factory=dict)
 
     @property
+    def n_params(self) -> int:
+        """Number of estimated parameters (those reported as NaN were not estimated, e.g. dropped columns)."""
+        return int(sum(1 for v in self.params.values() if np.isfinite(v)))
+
+    @property
     def aic(self) -> float:
-        return float(2 * len(self.params) - 2 * self.loglik) if np.isfinite(self.loglik) else float("nan")
+        return float(2 * self.n_params - 2 * self.loglik) if np.isfinite(self.loglik) else float("nan")
 
     def table(self) -> pd.DataFrame:
         """Parameters with standard errors and 95% Wald intervals."""

@@ -160,7 +160,7 @@ class Hawkes(Forecaster):
     uses_triggers = True
 
     def __init__(self, trigger_kinds: list[str] | None = None, trigger_encoding: str = "decay",
-                 trigger_half_life: float = 7.0, trigger_lag: int = 1, effect_prior_sd: float | None = 3.0,
+                 trigger_half_life: float = 7.0, trigger_lag: int = 1, effect_prior_sd: float | None = 1.0,
                  n_paths: int = 2000, background_segments: int = 6, warm_start: bool = False,
                  random_state: int | None = None):
         self.trigger_kinds = trigger_kinds

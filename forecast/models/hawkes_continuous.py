@@ -35,7 +35,7 @@ ADJACENCY_MAX = 5.0  # as in the discrete Hawkes; > 1 is explosive
 DECAY_BOUNDS = (1e-4, 1e4)  # per day
 SPREADS = ("uniform", "even")
 
-_SPAN = 300.0  # largest decay x time span inside one row of the blocked scan (e^300 ~ 1e130)
+_SPAN = 600.0  # largest decay x time span inside one row of the blocked scan (e^600 ~ 4e260)
 _PARAM_NAMES = ("baseline", "adjacency", "decay")
 
 
@@ -66,12 +66,55 @@ def _rows(t: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return row_start, row_id, col, int(lengths.max())
 
 
+def _carry(ts: np.ndarray, tl: np.ndarray, beta: float, W: np.ndarray,
+           V: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """State (A, B) at each row's first event from the rows' first and last times ``ts``, ``tl`` and
+    sums W_r = sum_j e^{beta (t_j - ts_r)}, V_r = sum_j (t_j - ts_r) e^{beta (t_j - ts_r)}.
+
+    One scalar step per row; the row sums are rescaled to the row's last event first, so the state
+    only underflows where it is truly below the float64 range.
+    """
+    n_rows = len(ts)
+    width = tl - ts
+    shrink = np.exp(-beta * width)
+    gap = ts[1:] - tl[:-1]
+    dec = np.exp(-beta * gap).tolist()
+    Wl = (W * shrink).tolist()  # sum_j e^{-beta (tl_r - t_j)} >= 1
+    Vl = (V * shrink).tolist() if V is not None else [0.0] * n_rows
+    width, shrink, gap = width.tolist(), shrink.tolist(), gap.tolist()
+    a_list, b_list = [0.0] * n_rows, [0.0] * n_rows
+    a = b = 0.0
+    for r in range(n_rows - 1):
+        ae = a * shrink[r]
+        a_last = ae + Wl[r]  # A just after the row's last event
+        b_last = b * shrink[r] + width[r] * a_last - Vl[r]
+        a = dec[r] * a_last
+        b = dec[r] * (b_last + gap[r] * a_last)
+        a_list[r + 1], b_list[r + 1] = a, b
+    return np.asarray(a_list), np.asarray(b_list)
+
+
+def _finish(u, w, C, D, A0, B0, with_lag):
+    """A = e^{-beta u} (A0 + C), B = e^{-beta u} (B0 + u (A0 + C) - D), in place where possible."""
+    inv_w = np.divide(1.0, w, out=w)
+    state = np.add(C, A0, out=C)
+    A = state * inv_w
+    if not with_lag:
+        return A, None
+    B = np.multiply(u, state, out=state)
+    B += B0
+    B -= D
+    B *= inv_w
+    return A, B
+
+
 def excitation_sums(t: np.ndarray, beta: float, with_lag: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """A_i = sum_{j<i} e^{-beta (t_i - t_j)} and B_i = sum_{j<i} (t_i - t_j) e^{-beta (t_i - t_j)}.
 
-    Blocked scan, no per-event Python loop: inside a row (span x beta < 300) the sums are cumulative
-    sums of e^{beta (t_j - t_s)} relative to the row's first event t_s; the state (A, B) is carried
-    from row to row. Every term stays within float64 range for any beta x T.
+    Blocked scan, no per-event Python loop: the events are cut into rows of consecutive events whose
+    span x beta < 600; inside a row the sums are cumulative sums of e^{beta (t_j - t_s)} relative to
+    the row's first event t_s, and the state (A, B) is carried from row to row (one scalar step per
+    row). Every term stays within float64 range for any beta x T.
 
     Parameters
     ----------
@@ -83,47 +126,66 @@ def excitation_sums(t: np.ndarray, beta: float, with_lag: bool = True) -> tuple[
     n = len(t)
     if n == 0:
         return np.zeros(0), (np.zeros(0) if with_lag else None)
+    span = beta * (t[-1] - t[0])
+    if span < _SPAN:  # a single row
+        u = t - t[0]
+        w = np.exp(beta * u)
+        C = np.empty(n)
+        C[0] = 0.0
+        np.cumsum(w[:-1], out=C[1:])
+        D = None
+        if with_lag:
+            D = np.empty(n)
+            D[0] = 0.0
+            np.cumsum(u[:-1] * w[:-1], out=D[1:])
+        return _finish(u, w, C, D, 0.0, 0.0, with_lag)
+    # rows of L consecutive events (a reshape, no scatter) when each row spans < _SPAN / beta
+    L = int(min(1024, 0.5 * _SPAN * n / span))
+    if L >= 16:
+        n_rows = -(-n // L)
+        tp = np.empty(n_rows * L)
+        tp[:n] = t
+        tp[n:] = t[-1]  # padding after the last event changes no earlier sum
+        tp = tp.reshape(n_rows, L)
+        ts, tl = tp[:, 0].copy(), tp[:, -1].copy()
+        if beta * float(np.max(tl - ts)) < _SPAN:
+            u = np.subtract(tp, ts[:, None], out=tp)
+            w = np.exp(beta * u)
+            C = np.zeros_like(w)
+            np.cumsum(w[:, :-1], axis=1, out=C[:, 1:])
+            W = C[:, -1] + w[:, -1]
+            D = V = None
+            if with_lag:
+                uw = u * w
+                D = np.zeros_like(w)
+                np.cumsum(uw[:, :-1], axis=1, out=D[:, 1:])
+                V = D[:, -1] + uw[:, -1]
+            A0, B0 = _carry(ts, tl, beta, W, V)
+            A, B = _finish(u, w, C, D, A0[:, None], B0[:, None], with_lag)
+            return A.reshape(-1)[:n], (B.reshape(-1)[:n] if with_lag else None)
+    # general case (events bunched in time): rows cut at multiples of _SPAN / beta, padded layout
     row_start, row_id, col, width = _rows(t, beta)
     n_rows = len(row_start)
     ts = t[row_start]
     u = t - ts[row_id]  # time since the row's first event; beta * u < _SPAN
     w = np.exp(beta * u)
+    # exclusive cumulative sums in a padded ((width + 1) x rows) layout, row r in column r:
+    # event (r, c) sits at [c + 1, r], so the inclusive sum down to [c, r] covers the earlier
+    # events of its row; summing down axis 0 adds whole contiguous lines (vectorised across rows)
+    pos = (col + 1) * n_rows + row_id
     k = 2 if with_lag else 1
-    # exclusive cumulative sums in a padded (rows x (width + 1)) layout: event (r, c) sits in
-    # column c + 1, so the inclusive sum up to column c is the sum over the earlier events of the row
-    stride = width + 1
-    flat = row_id * stride + col
-    buf = np.zeros((k, n_rows * stride))
-    buf[0, flat + 1] = w
+    buf = np.zeros((k, (width + 1) * n_rows))
+    buf[0, pos] = w
     if with_lag:
-        buf[1, flat + 1] = u * w
-    cs = np.cumsum(buf.reshape(k, n_rows, stride), axis=2)
-    C = cs[0].reshape(-1)[flat]
-    # carry the state from row to row: (A0, B0) at each row's first event
-    A0 = np.zeros(n_rows)
-    B0 = np.zeros(n_rows)
-    if n_rows > 1:
-        gaps = np.diff(ts)
-        dec = np.exp(-beta * gaps).tolist()
-        W = cs[0, :, -1].tolist()
-        V = cs[1, :, -1].tolist() if with_lag else [0.0] * n_rows
-        g = gaps.tolist()
-        a_list, b_list = [0.0] * n_rows, [0.0] * n_rows
-        a = b = 0.0
-        for r in range(n_rows - 1):
-            s = a + W[r]
-            b = dec[r] * (b + g[r] * s - V[r])
-            a = dec[r] * s
-            a_list[r + 1], b_list[r + 1] = a, b
-        A0, B0 = np.asarray(a_list), np.asarray(b_list)
-    inv_w = 1.0 / w
-    state = A0[row_id] + C
-    A = inv_w * state
-    if not with_lag:
-        return A, None
-    D = cs[1].reshape(-1)[flat]
-    B = inv_w * (B0[row_id] + u * state - D)
-    return A, B
+        buf[1, pos] = u * w
+    cs = buf.reshape(k, width + 1, n_rows)
+    np.cumsum(cs, axis=1, out=cs)
+    pos -= n_rows
+    C = cs[0].reshape(-1)[pos]
+    D = cs[1].reshape(-1)[pos] if with_lag else None
+    tl = np.append(t[row_start[1:] - 1], t[-1])
+    A0, B0 = _carry(ts, tl, beta, cs[0, -1], cs[1, -1] if with_lag else None)
+    return _finish(u, w, C, D, A0[row_id], B0[row_id], with_lag)
 
 
 def _as_times(t, end_time) -> tuple[np.ndarray, float]:
@@ -155,10 +217,11 @@ def loglik_and_grad(params, t, end_time) -> tuple[float, np.ndarray]:
     em1 = np.expm1(-beta * rem)  # e^{-beta (T - t_i)} - 1
     s_em1 = float(em1.sum())
     ll = float(np.log(lam).sum()) - mu * T + alpha * s_em1
-    A_inv = A * inv
+    # plain sums of products, not np.dot: BLAS threads stall on a busy machine
+    s_a = float((A * inv).sum())
     g = np.array([float(inv.sum()) - T,
-                  beta * float(A_inv.sum()) + s_em1,
-                  alpha * (float(A_inv.sum()) - beta * float(np.dot(B, inv)) - float(np.dot(rem, em1 + 1.0)))])
+                  beta * s_a + s_em1,
+                  alpha * (s_a - beta * float((B * inv).sum()) - float((rem * (em1 + 1.0)).sum()))])
     return ll, g
 
 
@@ -335,8 +398,9 @@ def simulate_timestamps(baseline: float, adjacency: float, decay: float, end_tim
     excess = jump * float(state)  # lambda(t+) - mu
     out: list[float] = []
     t = 0.0
-    chunk = 4096
+    chunk = 256
     while True:
+        chunk = min(2 * chunk, 1 << 14)
         e1 = rng.standard_exponential(chunk).tolist()
         e2 = rng.standard_exponential(chunk).tolist()
         for k in range(chunk):

@@ -1,0 +1,175 @@
+"""Rolling-origin backtests of every model over the 2024 origins, with a time breakdown.
+
+Setting (issue "speed"): ``run_backtest`` over every day of 2024 that has 14 training days and a later
+observed day (365 origins on the shipped series), horizons 1/7/14, thresholds 1/3/5/10, 1000 paths,
+predictive distributions and scores included. Targets:
+
+* Hawkes (default ``refit_every=7``) within 1.5 s;
+* ARIMA with ``refit_every=30`` at least 10x faster than refitting at every origin
+  (``refit_every=1``) with a mean log score (h=14) within 1% of it.
+
+Time is split by wrapping the estimator's public methods in a timing subclass (``clone`` keeps it):
+fit, update (condition on new days, parameters kept), forecast (simulate / build the predictive
+distribution) and scoring (everything else in ``run_backtest``: pmfs, quantiles, PIT, Brier). Each
+timed backtest follows an untimed two-origin warm-up of the same model (imports, first-call caches).
+
+Run: ``python benchmarks/bench_backtests.py [--quick]`` (``--quick`` skips ARIMA refit_every=1, ~1 min).
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+
+from _common import PERIOD_2024, header, load_shipped, table, verdict  # noqa: E402
+from forecast.evaluate import backtest_origins, run_backtest  # noqa: E402
+from forecast.models import Arima, Climatology, Hawkes, NaivePoisson, NegBinGLM, PoissonGLM  # noqa: E402
+from forecast.models import hawkes as hk  # noqa: E402
+
+HORIZONS, THRESHOLDS, N_PATHS = [1, 7, 14], [1, 3, 5, 10], 1000
+HAWKES_TARGET_S, ARIMA_SPEEDUP, ARIMA_TOL = 1.5, 10.0, 0.01
+
+CLOCK: dict[str, float] = defaultdict(float)
+
+
+def timed(cls):
+    """Subclass of ``cls`` whose fit/update/forecast add their wall time to ``CLOCK``."""
+
+    def wrap(name):
+        method = getattr(cls, name)
+
+        def inner(self, *args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                CLOCK[name] += time.perf_counter() - t
+
+        inner.__name__ = name
+        return inner
+
+    return type(cls.__name__, (cls,), {"__module__": __name__, "fit": wrap("fit"), "update": wrap("update"),
+                                       "forecast": wrap("forecast")})
+
+
+def instrument_hawkes() -> None:
+    """Also time the Hawkes internals: fit_mle, the trigger design and path simulation."""
+    for name in ("fit_mle", "simulate"):
+        original = getattr(hk, name)
+
+        def inner(*args, _f=original, _n=name, **kwargs):
+            t = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                CLOCK["hawkes." + _n] += time.perf_counter() - t
+
+        setattr(hk, name, inner)
+    design = hk.Hawkes._design
+
+    def timed_design(self, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return design(self, *args, **kwargs)
+        finally:
+            CLOCK["hawkes._design"] += time.perf_counter() - t
+
+    hk.Hawkes._design = timed_design
+
+
+def run_one(cls, refit_every: int, counts, triggers, origins) -> dict:
+    # warm-up on two origins (lazy imports, first-call caches) so the figure is the steady-state cost
+    run_backtest(cls(), counts, triggers, origins[:2], HORIZONS, THRESHOLDS, refit_every=refit_every,
+                 n_paths=N_PATHS, seed=0, progress=False)
+    CLOCK.clear()
+    t = time.perf_counter()
+    bt, info = run_backtest(timed(cls)(), counts, triggers, origins, HORIZONS, THRESHOLDS,
+                            refit_every=refit_every, n_paths=N_PATHS, seed=0, progress=False)
+    total = time.perf_counter() - t
+    fit, update, fc = CLOCK["fit"], CLOCK["update"], CLOCK["forecast"]
+    row = {"model": cls.__name__, "refit_every": refit_every, "fits": info["fits"],
+           "not_conv": info["not_converged"], "failed": info["failed_origins"], "seconds": total,
+           "ms/origin": total / len(origins) * 1e3, "fit_s": fit, "update_s": update, "forecast_s": fc,
+           "score_s": total - fit - update - fc,
+           "logS_h14": float(bt.loc[bt["horizon"] == 14, "log_score"].mean()),
+           "rps_h14": float(bt.loc[bt["horizon"] == 14, "rps"].mean())}
+    row["_detail"] = {k: v for k, v in CLOCK.items() if k.startswith("hawkes.")}
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip ARIMA refit_every=1 (the slow reference)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # convergence counts are shown in the table instead
+    header("bench_backtests: rolling-origin backtests over 2024")
+
+    _, counts, triggers = load_shipped()
+    origins = backtest_origins(counts.index, PERIOD_2024, 14)
+    print(f"{len(origins)} origins {origins[0].date()}..{origins[-1].date()}, horizons {HORIZONS}, "
+          f"thresholds {THRESHOLDS}, {N_PATHS} paths\n")
+    instrument_hawkes()
+
+    plan = [(Climatology, 7), (NaivePoisson, 7), (PoissonGLM, 7), (NegBinGLM, 7), (Hawkes, 7), (Hawkes, 1)]
+    try:
+        from forecast.models import HawkesContinuous
+        plan.append((HawkesContinuous, 7))
+    except (ImportError, AttributeError) as e:
+        print(f"(HawkesContinuous not available: {e})")
+    plan += [(Arima, 30), (Arima, 7)] + ([] if args.quick else [(Arima, 1)])
+
+    rows = []
+    for cls, refit in plan:
+        row = run_one(cls, refit, counts, triggers, origins)
+        print(f"  {row['model']:<16} refit_every={refit:<3} {row['seconds']:7.2f} s", flush=True)
+        rows.append(row)
+    print()
+    cols = ["model", "refit_every", "fits", "not_conv", "failed", "seconds", "ms/origin", "fit_s", "update_s",
+            "forecast_s", "score_s", "logS_h14", "rps_h14"]
+    print("breakdown (fit/update/forecast = time inside those estimator calls; score = rest of run_backtest)")
+    print(table(rows, cols, floatfmt={"seconds": ".2f", "ms/origin": ".2f", "fit_s": ".2f", "update_s": ".2f",
+                                      "forecast_s": ".2f", "score_s": ".2f", "logS_h14": ".4f",
+                                      "rps_h14": ".4f"}))
+    print()
+
+    by = {(r["model"], r["refit_every"]): r for r in rows}
+    for key in (("Hawkes", 7), ("Hawkes", 1)):
+        d = by[key]["_detail"]
+        print(f"Hawkes refit_every={key[1]} internals: fit_mle {d.get('hawkes.fit_mle', 0):.2f} s, "
+              f"_design (trigger features, fit+forecast) {d.get('hawkes._design', 0):.2f} s, "
+              f"simulate {d.get('hawkes.simulate', 0):.2f} s")
+    print()
+
+    hawkes = by[("Hawkes", 7)]
+    print(f"Hawkes backtest (refit_every=7): {hawkes['seconds']:.2f} s (target <= {HAWKES_TARGET_S} s): "
+          f"{verdict(hawkes['seconds'] <= HAWKES_TARGET_S)}")
+    h1 = by[("Hawkes", 1)]
+    print(f"  for reference, refit_every=1: {h1['seconds']:.2f} s; mean log score h=14 "
+          f"{hawkes['logS_h14']:.4f} (every 7) vs {h1['logS_h14']:.4f} (every origin), "
+          f"{(hawkes['logS_h14'] - h1['logS_h14']) / h1['logS_h14']:+.1%}")
+    a30 = by[("Arima", 30)]
+    if ("Arima", 1) in by:
+        a1 = by[("Arima", 1)]
+        speedup = a1["seconds"] / a30["seconds"]
+        rel = (a30["logS_h14"] - a1["logS_h14"]) / a1["logS_h14"]
+        print(f"ARIMA refit_every=30 vs 1: {a30['seconds']:.2f} s vs {a1['seconds']:.2f} s, speed-up {speedup:.1f}x "
+              f"(target >= {ARIMA_SPEEDUP:g}x): {verdict(speedup >= ARIMA_SPEEDUP)}")
+        print(f"  mean log score h=14: {a30['logS_h14']:.4f} vs {a1['logS_h14']:.4f}, relative difference "
+              f"{rel:+.2%} (target within {ARIMA_TOL:.0%}): {verdict(abs(rel) <= ARIMA_TOL)}")
+        a7 = by[("Arima", 7)]
+        print(f"  for reference, refit_every=7: {a7['seconds']:.2f} s ({a1['seconds'] / a7['seconds']:.1f}x), "
+              f"log score {a7['logS_h14']:.4f} ({(a7['logS_h14'] - a1['logS_h14']) / a1['logS_h14']:+.2%})")
+    else:
+        print("ARIMA refit_every=1 skipped (--quick): speed-up and log-score targets not evaluated")
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    main()
+    print(f"\n(script wall time {time.perf_counter() - t0:.1f} s)")

@@ -1,0 +1,1 @@
+"""PDF reports: a page builder, plotting functions, the run report and the comparison report."""

@@ -1,0 +1,158 @@
+"""Daily counts, event filters, days since the last attack and lull detection."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import daily_counts, load_events
+from forecast.data import days_since_last, detect_lulls, filter_events
+from forecast.errors import ForecastInputError
+
+
+def events_frame(rows: list[tuple[str, str, str, str]], path: str = "hand.csv") -> pd.DataFrame:
+    """(date, country, weapon, confirmation) rows → a loader-shaped frame (lines 2, 3, ...)."""
+    df = pd.DataFrame(rows, columns=["date", "country", "weapon", "confirmation"])
+    df["date"] = pd.to_datetime(df["date"])
+    df["count"] = 1
+    df["line"] = np.arange(2, len(df) + 2)
+    df.attrs.update(path=path, format="project")
+    return df
+
+
+HAND = events_frame([
+    ("2024-01-02", "Iraq", "drone", "us_official"),
+    ("2024-01-02", "Syria", "rocket", "credible_media"),
+    ("2024-01-05", "Iraq", "rocket", "us_official"),
+    ("2024-01-05", "Iraq", "drone", "militia_claim"),
+    ("2024-01-05", "Jordan", "drone", "us_official"),
+    ("2024-01-09", "Syria", "drone", "us_official"),
+])
+
+
+@pytest.fixture(scope="module")
+def real_events(data_dir):
+    return load_events(data_dir / "events.csv")
+
+
+def test_daily_counts_is_calendar_complete_with_real_zeros():
+    counts = daily_counts(HAND)
+    assert list(counts.index) == list(pd.date_range("2024-01-02", "2024-01-09", freq="D"))
+    assert counts.index.freqstr == "D" and counts.index.name == "date"
+    assert counts.dtype == np.int64 and counts.name == "count"
+    assert counts.tolist() == [2, 0, 0, 3, 0, 0, 0, 1]
+
+
+def test_daily_counts_explicit_window_pads_with_zeros():
+    counts = daily_counts(HAND, start="2023-12-30", end=pd.Timestamp("2024-01-12"))
+    assert len(counts) == 14 and counts.index[0] == pd.Timestamp("2023-12-30")
+    assert counts.sum() == 6
+    assert counts.loc["2023-12-30":"2024-01-01"].tolist() == [0, 0, 0]
+    assert counts.loc["2024-01-10":].tolist() == [0, 0, 0]
+
+
+def test_daily_counts_uses_the_count_column():
+    df = HAND.copy()
+    df["count"] = [1, 2, 0, 4, 1, 3]
+    assert daily_counts(df).tolist() == [3, 0, 0, 5, 0, 0, 0, 3]
+
+
+def test_daily_counts_bad_windows():
+    with pytest.raises(ForecastInputError, match="data.end"):
+        daily_counts(HAND, start="2024-01-10", end="2024-01-01")
+    with pytest.raises(ForecastInputError, match="data.start"):
+        daily_counts(HAND, start="not a date")
+    with pytest.raises(ForecastInputError, match="no events"):
+        daily_counts(HAND.iloc[:0])
+    with pytest.raises(ForecastInputError) as info:  # event outside: names file, line and column
+        daily_counts(HAND, start="2024-01-03", end="2024-01-31")
+    assert "hand.csv:2: column 'date'" in str(info.value)
+
+
+def test_filter_events_by_country_weapon_confirmation():
+    assert len(filter_events(HAND)) == 6
+    iraq = filter_events(HAND, country=["iraq"])  # case-insensitive
+    assert iraq["line"].tolist() == [2, 4, 5]
+    assert filter_events(HAND, weapon=["rocket"])["line"].tolist() == [3, 4]
+    assert filter_events(HAND, confirmation=["us_official"])["line"].tolist() == [2, 4, 6, 7]
+    both = filter_events(HAND, country=["Iraq", "Jordan"], weapon=["drone"], confirmation=["us_official"])
+    assert both["line"].tolist() == [2, 6]
+    assert filter_events(HAND, country=["Lebanon"]).empty
+    assert iraq.attrs == HAND.attrs
+    assert len(HAND) == 6  # input not mutated
+    # counted on the full window: days without kept events are zeros
+    counts = daily_counts(both, "2024-01-02", "2024-01-09")
+    assert counts.tolist() == [1, 0, 0, 1, 0, 0, 0, 0]
+
+
+def test_filter_events_on_the_real_data(real_events):
+    drones = filter_events(real_events, weapon=["drone"])
+    assert len(drones) == int((real_events["weapon"] == "drone").sum()) > 0
+    confirmed = filter_events(real_events, confirmation=["us_official"])
+    assert set(confirmed["confirmation"]) == {"us_official"}
+    syria = filter_events(real_events, country=["Syria"])
+    iraq = filter_events(real_events, country=["Iraq"])
+    assert 0 < len(syria) and 0 < len(iraq) and len(syria) + len(iraq) <= len(real_events)
+
+
+def test_real_daily_counts(real_events):
+    counts = daily_counts(real_events, "2023-10-17", "2024-12-31")
+    assert len(counts) == 442 and counts.sum() == 211
+    assert counts.index.is_monotonic_increasing and counts.index.freqstr == "D"
+    assert (counts.loc["2024-02-05":"2024-04-20"] == 0).all()
+    assert counts.loc["2024-02-04"] > 0 and counts.loc["2024-04-21"] > 0
+
+
+def test_days_since_last_hand_made():
+    index = pd.date_range("2024-01-01", periods=9, freq="D")
+    counts = pd.Series([0, 0, 1, 0, 0, 2, 1, 0, 0], index=index)
+    out = days_since_last(counts)
+    # before the first attack the count runs from the start of the window (day 1 = 1)
+    assert out.tolist() == [1, 2, 0, 1, 2, 0, 0, 1, 2]
+    assert out.index.equals(index) and out.name == "days_since_last"
+    assert days_since_last(pd.Series([0, 0, 0], index=index[:3])).tolist() == [1, 2, 3]
+
+
+def series(values: list[int], start: str = "2024-01-01") -> pd.Series:
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="D", name="date"))
+
+
+def test_detect_lulls_known_runs_and_boundary():
+    #          0  1  2  3  4  5  6  7  8  9 10 11 12 13
+    values = [0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]
+    counts = series(values)
+    lulls = detect_lulls(counts, min_days=3)
+    assert lulls["start"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08"),
+                                       pd.Timestamp("2024-01-12")]
+    assert lulls["end"].tolist() == [pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-10"),
+                                     pd.Timestamp("2024-01-14")]
+    assert lulls["days"].tolist() == [3, 3, 3]  # a run of exactly min_days counts
+    assert lulls["ongoing"].tolist() == [False, False, True]
+    assert detect_lulls(counts, min_days=4).empty  # one day short everywhere
+    two = detect_lulls(counts, min_days=2)
+    assert two["days"].tolist() == [3, 2, 3, 3]
+    assert list(detect_lulls(counts, 4).columns) == ["start", "end", "days", "ongoing"]
+
+
+def test_detect_lulls_edges():
+    assert detect_lulls(series([1, 2, 1])).empty
+    everything = detect_lulls(series([0] * 20), min_days=14)
+    assert everything[["days", "ongoing"]].values.tolist() == [[20, True]]
+    closed = detect_lulls(series([0] * 14 + [1]), min_days=14)
+    assert closed[["days", "ongoing"]].values.tolist() == [[14, False]]
+    with pytest.raises(ForecastInputError, match="lull_min_days"):
+        detect_lulls(series([0, 1]), min_days=0)
+
+
+def test_detect_lulls_real_data_finds_the_spring_2024_pause(real_events):
+    counts = daily_counts(real_events, "2023-10-17", "2024-12-31")
+    lulls = detect_lulls(counts, min_days=14)
+    row = lulls[lulls["start"] == pd.Timestamp("2024-02-05")]
+    assert len(row) == 1
+    assert row["end"].iloc[0] == pd.Timestamp("2024-04-20")
+    assert row["days"].iloc[0] == 76 and not row["ongoing"].iloc[0]
+    # every lull is attack-free and bounded by attacks (or the window's end)
+    for r in lulls.itertuples():
+        assert counts.loc[r.start:r.end].sum() == 0 and r.days >= 14
+        assert r.days == (r.end - r.start).days + 1
+        assert r.ongoing == (r.end == counts.index[-1])

@@ -1,0 +1,319 @@
+"""Tests of the continuous-time exponential Hawkes model (forecast.models.hawkes_continuous).
+
+Reference numbers in ``test_matches_hawkesbook_reference`` were computed once with hawkesbook 0.1.0
+(numba 0.68.1, scipy 1.17.1, numpy 2.4.6, Python 3.11) on ``REF_TIMES`` / ``REF_END`` below.
+hawkesbook writes lambda(t) = lam + sum a e^{-b (t - t_i)}, so lam = baseline, a = adjacency * decay,
+b = decay. The script was:
+
+    import numpy as np
+    from scipy.optimize import minimize
+    from hawkesbook.hawkes import (exp_log_likelihood, deriv_exp_log_likelihood,
+                                   exp_mle_with_hess)
+    t, T = np.array(REF_TIMES), 100.0
+    exp_log_likelihood(t, T, np.array([0.5, 0.6 * 1.5, 1.5]))   # -> REF_LOGLIK[0]
+    exp_log_likelihood(t, T, np.array([0.3, 0.8 * 4.0, 4.0]))   # -> REF_LOGLIK[1]
+    # fixed decay 1.5: hawkesbook has no fixed-decay fit, so its log-likelihood and analytic
+    # gradient were maximised over (lam, a) with scipy L-BFGS-B (a Nelder-Mead run agreed to 1e-8)
+    b = 1.5
+    f = lambda x: -exp_log_likelihood(t, T, np.array([x[0], x[1], b]))
+    g = lambda x: -deriv_exp_log_likelihood(t, T, np.array([x[0], x[1], b]))[:2]
+    r = minimize(f, [0.5, 0.5], jac=g, method="L-BFGS-B", bounds=((1e-5, None), (1e-5, None)),
+                 options=dict(ftol=1e-15, gtol=1e-12, maxiter=10000))
+    # -> REF_FIXED: baseline r.x[0], adjacency r.x[1] / b, loglik -r.fun
+    th = exp_mle_with_hess(t, T)   # free decay (trust-constr with hawkesbook's gradient and Hessian)
+    # -> REF_FREE: baseline th[0], adjacency th[1] / th[2], decay th[2], exp_log_likelihood(t, T, th)
+
+REF_TIMES is one path simulated once with (baseline 0.5, adjacency 0.6, decay 1.5) on (0, 100],
+rounded to 4 decimals and hard-coded so the test does not depend on any simulator.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from forecast.errors import ForecastInputError, ModelFitError
+from forecast.models.base import FitSummary, SampleCountForecast
+from forecast.models.hawkes_continuous import (
+    HawkesContinuous,
+    compensator_increments,
+    counts_to_timestamps,
+    excitation_sums,
+    expected_daily_counts,
+    fit_mle,
+    loglik,
+    loglik_and_grad,
+    simulate_daily_counts,
+    simulate_timestamps,
+    time_rescaling,
+)
+
+REF_END = 100.0
+REF_TIMES = [
+    5.0361, 7.3377, 8.5397, 8.852, 8.9901, 9.9666, 10.5126, 11.2732, 11.6736, 13.8498, 14.964, 15.1896,
+    16.5506, 17.7072, 18.6967, 19.1375, 19.1598, 19.3266, 19.5629, 19.5677, 20.1624, 20.3514, 20.376,
+    20.4748, 20.5719, 20.5916, 20.6781, 20.8499, 20.877, 20.9443, 21.7203, 23.1932, 23.5265, 23.5427,
+    23.5444, 24.7975, 25.128, 25.4082, 25.5171, 26.0067, 26.9834, 27.656, 27.7448, 27.9205, 28.1292,
+    28.8858, 29.6335, 29.821, 32.0766, 34.7044, 35.5687, 36.1841, 36.216, 36.5232, 36.759, 36.9037,
+    37.1401, 37.95, 38.6562, 40.6538, 41.197, 41.9271, 42.5821, 45.8502, 49.4774, 52.9077, 52.9445,
+    53.357, 57.07, 57.2367, 57.9744, 58.6945, 62.2933, 62.6072, 64.6757, 64.9971, 65.0669, 65.1658,
+    65.4807, 65.614, 67.3194, 68.2324, 68.6141, 70.3378, 70.3539, 70.9646, 71.2825, 71.7144, 74.405,
+    82.5801, 82.6108, 86.1463, 86.9374, 88.9729, 94.0337, 94.143, 94.2954, 94.4014, 94.524, 96.143,
+    96.27, 96.5529, 96.6015, 96.8553, 97.4279, 97.6083, 97.6101, 99.6315,
+]
+REF_LOGLIK = {(0.5, 0.6, 1.5): -84.7394686351002, (0.3, 0.8, 4.0): -103.02137855085063}
+REF_FIXED = {"baseline": 0.5485175591411958, "adjacency": 0.4952332096143947, "loglik": -84.2542492296992}
+REF_FREE = {"baseline": 0.5164490473401223, "adjacency": 0.5259493296723731, "decay": 1.2379536089440544,
+            "loglik": -84.22306045811503}
+TRUTH = {"baseline": 0.5, "adjacency": 0.6, "decay": 1.5}
+
+
+def brute_force_loglik(params, t, end_time):
+    """The same formula by an O(n^2) double sum (no recursion, no blocking)."""
+    mu, alpha, beta = params
+    t = np.asarray(t, float)
+    lags = t[:, None] - t[None, :]
+    earlier = np.tril(np.ones(lags.shape, bool), -1)
+    A = np.where(earlier, np.exp(-beta * np.where(earlier, lags, 0.0)), 0.0).sum(axis=1)
+    return float(np.log(mu + alpha * beta * A).sum() - mu * end_time
+                 - alpha * (1.0 - np.exp(-beta * (end_time - t))).sum())
+
+
+def daily_series(values, start="2024-01-01"):
+    return pd.Series(np.asarray(values, np.int64), index=pd.date_range(start, periods=len(values), freq="D",
+                                                                      name="date"))
+
+
+@pytest.fixture(scope="module")
+def long_path():
+    return simulate_timestamps(**TRUTH, end_time=2000.0, rng=np.random.default_rng(1)), 2000.0
+
+
+@pytest.fixture(scope="module")
+def clustered_counts():
+    t = simulate_timestamps(0.3, 0.7, 0.8, 400.0, rng=np.random.default_rng(7))
+    return daily_series(np.bincount(np.ceil(t).astype(int) - 1, minlength=400))
+
+
+# ---- likelihood ------------------------------------------------------------------------------
+@pytest.mark.parametrize("params", [(0.5, 0.6, 1.5), (0.3, 0.9, 50.0), (0.5, 0.2, 1e-3), (0.4, 0.5, 400.0)])
+def test_loglik_matches_brute_force(long_path, params):
+    t = long_path[0][:900]
+    T = float(np.ceil(t[-1]))  # large decay x T: 400 x ~700 = 2.8e5, far beyond exp's range
+    assert np.isclose(loglik_and_grad(params, t, T)[0], brute_force_loglik(params, t, T), rtol=1e-10, atol=0)
+    assert np.isclose(loglik(params, t, T), brute_force_loglik(params, t, T), rtol=1e-10, atol=0)
+
+
+def test_loglik_brute_force_random_and_capped_rows():
+    rng = np.random.default_rng(3)
+    # dense events at a small decay: one time cell, split into rows by the length cap
+    t = np.sort(rng.uniform(0, 50.0, 2500))
+    for params in [(0.5, 0.3, 0.01), (2.0, 0.5, 3.0), (1.0, 0.8, 2e4)]:
+        assert np.isclose(loglik(params, t, 50.0), brute_force_loglik(params, t, 50.0), rtol=1e-10, atol=0)
+
+
+def test_excitation_sums_match_direct_sums():
+    rng = np.random.default_rng(4)
+    t = np.sort(rng.uniform(0, 3000.0, 700))
+    for beta in (0.02, 1.0, 30.0):
+        A, B = excitation_sums(t, beta)
+        lags = t[:, None] - t[None, :]
+        earlier = np.tril(np.ones(lags.shape, bool), -1)
+        e = np.where(earlier, np.exp(-beta * np.where(earlier, lags, 0.0)), 0.0)
+        # terms below 1e-200 may underflow to 0 in the row-to-row carry; they never matter next to mu
+        np.testing.assert_allclose(A, e.sum(1), rtol=1e-11, atol=1e-200)
+        np.testing.assert_allclose(B, (e * np.where(earlier, lags, 0.0)).sum(1), rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("params", [(0.5, 0.6, 1.5), (0.2, 0.3, 20.0), (0.8, 0.1, 0.05)])
+def test_gradient_matches_central_differences(long_path, params):
+    t, T = long_path
+    _, g = loglik_and_grad(params, t, T)
+    fd = np.empty(3)
+    for i in range(3):
+        h = 1e-6 * params[i]
+        e = np.zeros(3)
+        e[i] = h
+        fd[i] = (loglik(np.add(params, e), t, T) - loglik(np.subtract(params, e), t, T)) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-4)
+
+
+def test_extreme_decay_is_finite():
+    t = np.sort(np.random.default_rng(5).uniform(0, 1e5, 5000))
+    ll, g = loglik_and_grad((0.05, 0.5, 1e3), t, 1e5)  # decay x T = 1e8
+    assert np.isfinite(ll) and np.all(np.isfinite(g))
+
+
+# ---- estimation ------------------------------------------------------------------------------
+def test_parameter_recovery(long_path):
+    t, T = long_path
+    model = HawkesContinuous().fit_timestamps(t, T)
+    assert model.converged_
+    for name, truth in TRUTH.items():
+        est, se = getattr(model, f"{name}_"), model.stderr_[name]
+        assert np.isfinite(se) and se > 0
+        assert abs(est - truth) < 3 * se, (name, est, se)
+    # the optimum: zero gradient, and no better point nearby
+    p = np.array([model.baseline_, model.adjacency_, model.decay_])
+    ll, g = loglik_and_grad(p, t, T)
+    assert np.isclose(ll, model.loglik_) and np.max(np.abs(g * p)) < 1e-3
+    for step in np.eye(3) * 1e-3:
+        assert loglik(p * (1 + step), t, T) < ll and loglik(p * (1 - step), t, T) < ll
+
+
+def test_matches_hawkesbook_reference():
+    t = np.array(REF_TIMES)
+    for params, ref in REF_LOGLIK.items():
+        assert loglik(params, t, REF_END) == pytest.approx(ref, rel=1e-10)
+    fixed = HawkesContinuous(decay=1.5).fit_timestamps(t, REF_END)
+    assert fixed.decay_ == 1.5 and np.isnan(fixed.stderr_["decay"])
+    assert fixed.loglik_ == pytest.approx(REF_FIXED["loglik"], rel=1e-6)
+    assert fixed.baseline_ == pytest.approx(REF_FIXED["baseline"], rel=1e-4)
+    assert fixed.adjacency_ == pytest.approx(REF_FIXED["adjacency"], rel=1e-4)
+    # the fit_timestamps argument overrides the estimator parameter
+    same = HawkesContinuous().fit_timestamps(t, REF_END, decay=1.5)
+    assert same.adjacency_ == pytest.approx(fixed.adjacency_, rel=1e-9)
+    free = HawkesContinuous().fit_timestamps(t, REF_END)
+    assert free.loglik_ == pytest.approx(REF_FREE["loglik"], rel=1e-6)
+    assert free.loglik_ >= REF_FREE["loglik"] - 1e-9  # never a worse optimum than the reference
+    for name in ("baseline", "adjacency", "decay"):
+        assert getattr(free, f"{name}_") == pytest.approx(REF_FREE[name], rel=1e-4)
+
+
+def test_fit_timestamps_validates_input():
+    with pytest.raises(ModelFitError, match="no events"):
+        HawkesContinuous().fit_timestamps([], 10.0)
+    with pytest.raises(ForecastInputError, match="end_time"):
+        HawkesContinuous().fit_timestamps([1.0, 20.0], 10.0)
+    with pytest.raises(ForecastInputError, match="decay"):
+        HawkesContinuous(decay=-1.0).fit_timestamps([1.0, 2.0], 10.0)
+    # unsorted input is sorted
+    model = HawkesContinuous().fit_timestamps(REF_TIMES[::-1], REF_END)
+    assert model.loglik_ == pytest.approx(REF_FREE["loglik"], rel=1e-6)
+
+
+def test_fit_mle_adjacency_on_the_bound():
+    t = np.sort(np.random.default_rng(6).uniform(0, 500.0, 400))  # Poisson: no excitation
+    params, ll, ok, _ = fit_mle(t, 500.0, decay=2.0)
+    assert params[1] < 0.05 and params[0] == pytest.approx(0.8 * (1 - params[1]), rel=0.1)
+
+
+# ---- time rescaling --------------------------------------------------------------------------
+def test_compensator_increments_sum_to_compensator(long_path):
+    t, T = long_path
+    mu, alpha, beta = TRUTH.values()
+    inc = compensator_increments(t, T, mu, alpha, beta)
+    k = 500
+    direct = mu * t[k] + alpha * np.sum(1 - np.exp(-beta * (t[k] - t[:k])))
+    assert inc[: k + 1].sum() == pytest.approx(direct, rel=1e-10)
+
+
+def test_time_rescaling_accepts_the_true_model(long_path):
+    t, T = long_path
+    model = HawkesContinuous().fit_timestamps(t, T)
+    tr = model.time_rescaling()
+    assert tr.ks_p_value > 0.05
+    assert list(tr.qq.columns) == ["theoretical", "empirical"] and len(tr.qq) == 200
+    assert np.all(np.diff(tr.qq["empirical"]) >= 0)
+    assert time_rescaling(t, T, *TRUTH.values()).ks_p_value > 0.05
+
+
+def test_time_rescaling_rejects_a_wrong_model():
+    t = simulate_timestamps(0.1, 0.9, 5.0, 2000.0, rng=np.random.default_rng(0))  # tight clusters
+    wrong = HawkesContinuous(decay=0.05).fit_timestamps(t, 2000.0)  # slow kernel cannot make them
+    assert wrong.time_rescaling().ks_p_value < 1e-6
+
+
+# ---- simulation and forecasting --------------------------------------------------------------
+def test_simulators_match_the_closed_form_mean():
+    mu, alpha, beta, state = 0.4, 0.5, 1.2, 2.0
+    expected = expected_daily_counts(mu, alpha, beta, 5, state)
+    paths = simulate_daily_counts(mu, alpha, beta, 5, 40000, np.random.default_rng(8), state=state)
+    se = paths.std(axis=0) / np.sqrt(len(paths))
+    assert np.all(np.abs(paths.mean(axis=0) - expected) < 4 * se)
+    rng = np.random.default_rng(9)
+    totals = np.array([len(simulate_timestamps(mu, alpha, beta, 5.0, rng, state=state)) for _ in range(4000)])
+    assert abs(totals.mean() - expected.sum()) < 4 * totals.std() / np.sqrt(len(totals))
+
+
+def test_counts_to_timestamps():
+    y = np.array([0, 3, 1, 0, 2])
+    for spread, rng in [("even", None), ("uniform", np.random.default_rng(0))]:
+        t, T = counts_to_timestamps(y, spread, rng)
+        assert T == 5.0 and len(t) == 6 and np.all(np.diff(t) > 0)
+        np.testing.assert_array_equal(np.bincount(np.ceil(t).astype(int) - 1, minlength=5), y)
+    np.testing.assert_allclose(counts_to_timestamps(y, "even")[0], [1 + 1 / 6, 1.5, 1 + 5 / 6, 2.5, 4.25, 4.75])
+    with pytest.raises(ForecastInputError, match="spread"):
+        counts_to_timestamps(y, "bogus")
+
+
+def test_forecast_shape_determinism_and_conditioning(clustered_counts):
+    model = HawkesContinuous(random_state=3, n_paths=500).fit(clustered_counts)
+    assert model.uses_triggers is False
+    fc = model.forecast(14)
+    assert isinstance(fc, SampleCountForecast) and fc.paths.shape == (500, 14)
+    assert fc.index[0] == clustered_counts.index[-1] + pd.Timedelta(days=1)
+    assert model.forecast(7, n_paths=300).paths.shape == (300, 7)
+    again = HawkesContinuous(random_state=3, n_paths=500).fit(clustered_counts).forecast(14)
+    np.testing.assert_array_equal(fc.paths, again.paths)
+    other = HawkesContinuous(random_state=4, n_paths=500).fit(clustered_counts).forecast(14)
+    assert not np.array_equal(fc.paths, other.paths)
+    # mean of the simulated days vs the closed form given the excitation at the origin
+    big = model.forecast(10, n_paths=40000).paths
+    expected = expected_daily_counts(model.baseline_, model.adjacency_, model.decay_, 10, model.state_)
+    assert np.all(np.abs(big.mean(axis=0) - expected) < 4 * big.std(axis=0) / np.sqrt(len(big)) + 1e-9)
+
+
+def test_forecast_without_excitation_is_poisson(clustered_counts):
+    model = HawkesContinuous(random_state=0).fit(clustered_counts)
+    model.baseline_, model.adjacency_ = 0.7, 0.0
+    paths = model.forecast(7, n_paths=40000).paths
+    assert np.all(np.abs(paths.mean(axis=0) - 0.7) < 4 * np.sqrt(0.7 / len(paths)))
+    assert np.all(np.abs(paths.var(axis=0) / 0.7 - 1) < 0.05)
+
+
+def test_update_keeps_parameters_and_moves_the_state(clustered_counts):
+    model = HawkesContinuous(random_state=0).fit(clustered_counts.iloc[:300])
+    params = (model.baseline_, model.adjacency_, model.decay_)
+    model.update(clustered_counts)
+    assert (model.baseline_, model.adjacency_, model.decay_) == params
+    expected = np.exp(-params[2] * (400 - np.arange(300, 400) - 0.5)) @ clustered_counts.iloc[300:].to_numpy()
+    assert model.state_ == pytest.approx(expected, rel=0.5, abs=0.5)  # up to the within-day spread
+    assert model.forecast(3).index[0] == clustered_counts.index[-1] + pd.Timedelta(days=1)
+
+
+def test_summary(clustered_counts):
+    model = HawkesContinuous(random_state=0).fit(clustered_counts)
+    s = model.summary()
+    assert isinstance(s, FitSummary) and s.model == "hawkes_continuous"
+    assert set(s.params) == {"baseline", "adjacency", "decay"} == set(s.stderr)
+    assert s.n_obs == clustered_counts.sum() and s.loglik == model.loglik_ and np.isfinite(s.aic)
+    d = s.diagnostics
+    assert 0 <= d["ks_statistic"] <= 1 and 0 <= d["ks_p_value"] <= 1
+    assert isinstance(d["qq"], pd.DataFrame)
+    sens = d["spread_sensitivity"]
+    for name, value in s.params.items():
+        assert sens[name]["min"] <= value <= sens[name]["max"]
+    assert "hawkes_continuous" in str(s)
+    # after fit_timestamps: summary works, forecast needs counts
+    ts = HawkesContinuous().fit_timestamps(REF_TIMES, REF_END)
+    assert ts.summary().diagnostics["spread_sensitivity"] is None
+    with pytest.raises(NotFittedError):
+        ts.forecast(3)
+
+
+def test_estimator_conventions(clustered_counts):
+    model = HawkesContinuous(decay=2.0, spread="even", n_paths=100, random_state=1)
+    assert model.get_params() == {"decay": 2.0, "spread": "even", "n_paths": 100, "random_state": 1}
+    with pytest.raises(NotFittedError):
+        model.forecast(3)
+    before = clustered_counts.copy()
+    assert model.fit(clustered_counts) is model and model.decay_ == 2.0
+    pd.testing.assert_series_equal(clustered_counts, before)
+    assert clone(model).get_params() == model.get_params()
+    with pytest.raises(ModelFitError, match="no attacks"):
+        HawkesContinuous().fit(daily_series(np.zeros(30)))
+    with pytest.raises(ForecastInputError, match="spread"):
+        HawkesContinuous(spread="bogus").fit(clustered_counts)

@@ -1,0 +1,122 @@
+"""The predictive-distribution objects and FitSummary (forecast.models.base)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from forecast.models.base import (FitSummary, IndependentCountForecast, SampleCountForecast, negbin_pmfs,
+                                  poisson_pmfs)
+
+pytestmark = pytest.mark.usefixtures("single_blas_thread")
+
+
+def _index(n):
+    return pd.date_range("2025-01-01", periods=n, freq="D", name="date")
+
+
+def test_independent_poisson_total_is_poisson_of_the_summed_mean():
+    means = np.array([0.3, 1.2, 0.05, 2.5, 0.7, 0.0, 4.0])
+    fc = IndependentCountForecast(_index(len(means)), poisson_pmfs(means))
+    for window in range(1, len(means) + 1):
+        lam = means[:window].sum()
+        pmf = fc.total_pmf(window)
+        assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_allclose(pmf, stats.poisson.pmf(np.arange(len(pmf)), lam), atol=1e-9)
+        assert stats.poisson.sf(len(pmf) - 1, lam) < 1e-8  # truncated only in the far tail
+        assert fc.total_mean(window) == pytest.approx(lam, rel=1e-8, abs=1e-9)
+        for k in (1, 3, 6):
+            assert fc.prob_at_least(k, window) == pytest.approx(stats.poisson.sf(k - 1, lam), abs=1e-9)
+    np.testing.assert_allclose(fc.predicted_mean.to_numpy(), means, atol=1e-9)
+
+
+def test_independent_forecast_quantiles_and_intervals_are_poisson_quantiles():
+    means = np.array([0.5, 3.0, 9.0])
+    fc = IndependentCountForecast(_index(3), poisson_pmfs(means))
+    for q in (0.05, 0.25, 0.5, 0.9, 0.95):
+        np.testing.assert_array_equal(fc.quantile(q).to_numpy(), stats.poisson.ppf(q, means))
+    iv = fc.interval(0.9)
+    np.testing.assert_array_equal(iv["lower"].to_numpy(), stats.poisson.ppf(0.05, means))
+    np.testing.assert_array_equal(iv["upper"].to_numpy(), stats.poisson.ppf(0.95, means))
+    pd.testing.assert_frame_equal(fc.conf_int(0.1), iv)
+    np.testing.assert_allclose(fc.summary_frame()["p_ge1"], 1 - np.exp(-means), atol=1e-12)
+
+
+def test_pmf_and_cdf_accessors_outside_the_support():
+    fc = IndependentCountForecast(_index(2), poisson_pmfs([1.0, 1.0]))
+    assert fc.pmf(-1) == 0.0 and fc.pmf(10_000) == 0.0
+    assert fc.cdf(-1) == 0.0 and fc.cdf(10_000) == pytest.approx(1.0)
+    assert fc.prob_at_least(0, 1) == 1.0
+    with pytest.raises(ValueError, match="window"):
+        fc.total_pmf(3)
+    with pytest.raises(ValueError, match="window"):
+        fc.prob_at_least(1, 0)
+
+
+def test_negbin_pmfs_have_nb2_mean_and_variance():
+    m, alpha = 2.5, 0.7
+    pmf = negbin_pmfs([m], alpha)[0]
+    k = np.arange(len(pmf))
+    assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
+    mean = np.dot(k, pmf)
+    assert mean == pytest.approx(m, rel=1e-6)
+    assert np.dot((k - mean) ** 2, pmf) == pytest.approx(m + alpha * m**2, rel=1e-5)
+    np.testing.assert_allclose(negbin_pmfs([m], 0.0)[0], poisson_pmfs([m])[0])
+
+
+@pytest.mark.parametrize("kind", ["poisson", "overdispersed", "outlier", "all_zero"])
+def test_sample_forecast_smoothed_pmf(kind):
+    rng = np.random.default_rng(0)
+    n = 1000
+    if kind == "poisson":
+        paths = rng.poisson(2.0, (n, 3))
+    elif kind == "overdispersed":
+        paths = rng.poisson(rng.gamma(0.5, 4.0, (n, 3)))
+    elif kind == "outlier":
+        paths = rng.poisson(0.2, (n, 3))
+        paths[0, 0] = 60
+    else:
+        paths = np.zeros((n, 3), dtype=int)
+    fc = SampleCountForecast(_index(3), paths)
+    for step in (1, 2, 3):
+        x = paths[:, step - 1]
+        for pmf, sample in ((fc.daily_pmf(step), x), (fc.total_pmf(step), paths[:, :step].sum(axis=1))):
+            assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
+            assert np.all(pmf > 0), "no count up to the support's end may get probability zero"
+            emp = np.bincount(sample) / n
+            assert len(pmf) >= len(emp)
+            assert np.max(np.abs(pmf[: len(emp)] - emp)) <= 1 / (n + 1) + 1e-12
+            assert np.all(pmf[len(emp):] <= 1 / (n + 1) + 1e-12)
+    np.testing.assert_allclose(fc.predicted_mean.to_numpy(), paths.mean(axis=0))
+
+
+def test_sample_forecast_rejects_bad_shapes():
+    with pytest.raises(ValueError):
+        SampleCountForecast(_index(3), np.zeros((10, 2)))
+    with pytest.raises(ValueError):
+        IndependentCountForecast(_index(3), poisson_pmfs([1.0, 1.0]))
+
+
+def test_sample_forecast_totals_converge_to_the_sampling_distribution():
+    """Paths of i.i.d. Poisson(0.8) days: the smoothed total pmf over 5 days is close to Poisson(4)."""
+    rng = np.random.default_rng(1)
+    n = 20000
+    fc = SampleCountForecast(_index(5), rng.poisson(0.8, (n, 5)))
+    pmf = fc.total_pmf(5)
+    ref = stats.poisson.pmf(np.arange(len(pmf)), 4.0)
+    assert np.max(np.abs(pmf - ref)) < 4 * np.sqrt(0.25 / n)
+    assert fc.prob_at_least(4, 5) == pytest.approx(stats.poisson.sf(3, 4.0), abs=0.015)
+
+
+def test_fit_summary_aic_table_and_text():
+    s = FitSummary("m", {"a": 1.0, "b": -2.0, "dropped": float("nan")},
+                   {"a": 0.5, "b": 0.1, "dropped": float("nan")}, loglik=-10.0, n_obs=50)
+    assert s.n_params == 2
+    assert s.aic == pytest.approx(2 * 2 + 20.0)
+    t = s.table()
+    assert t.loc["a", "ci_lower"] == pytest.approx(1.0 - 1.96 * 0.5)
+    assert t.loc["b", "ci_upper"] == pytest.approx(-2.0 + 1.96 * 0.1)
+    assert np.isnan(t.loc["dropped", "estimate"])
+    assert "AIC=24.000" in str(s)
+    assert np.isnan(FitSummary("m", {"a": 1.0}, {"a": 1.0}, float("nan"), 1).aic)

@@ -1,0 +1,186 @@
+"""Discrete-time Hawkes model (forecast.models.hawkes): likelihood against brute force, analytic
+gradient against finite differences, recovery of simulated parameters, the background test and the
+simulator against the closed-form conditional mean."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import trigger_features
+from forecast.models import Hawkes
+from forecast.models.hawkes import excitation_states, intensity, loglik_and_grad, simulate
+
+pytestmark = pytest.mark.usefixtures("single_blas_thread")
+
+
+def brute_force_loglik(theta, y, X):
+    """O(n^2) log-likelihood straight from the model equation
+    lambda_t = mu_t + alpha sum_{s<t} (1 - e^{-beta}) e^{-beta (t-1-s)} y_s."""
+    gamma, alpha, beta = theta[:-2], theta[-2], theta[-1]
+    total = 0.0
+    for t in range(len(y)):
+        mu = math.exp(float(np.dot(X[t], gamma)))
+        exc = sum((1 - math.exp(-beta)) * math.exp(-beta * (t - 1 - s)) * y[s] for s in range(t))
+        lam = mu + alpha * exc
+        total += y[t] * math.log(lam) - lam - math.lgamma(y[t] + 1)
+    return total
+
+
+def _design(n, seed=0):
+    """Intercept plus two trigger-feature columns (decay and impulse encodings) on n days."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-01-01", periods=n, freq="D")
+    days = np.sort(rng.choice(n, size=max(n // 15, 3), replace=False))
+    trig = pd.DataFrame({"date": index[days], "kind": rng.choice(["us_strike", "regional"], size=len(days)),
+                         "name": "t"})
+    decay = trigger_features(index, trig, kinds=["us_strike"], encoding="decay", half_life=5.0, lag=1)
+    impulse = trigger_features(index, trig, kinds=["regional"], encoding="impulse", lag=1)
+    return np.column_stack([np.ones(n), decay.to_numpy()[:, 0], impulse.to_numpy()[:, 0]])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loglik_equals_brute_force_and_gradient_equals_finite_differences(seed):
+    rng = np.random.default_rng(seed)
+    n = 150
+    X = _design(n, seed)
+    theta = np.array([np.log(rng.uniform(0.1, 0.8)), rng.normal(0, 0.5), rng.normal(0, 0.5),
+                      rng.uniform(0.1, 0.9), rng.uniform(0.2, 2.0)])
+    y = simulate(theta, X, 0.0, 0.0, 1, np.random.default_rng(seed + 100))[0].astype(float)
+    assert y.sum() > 10
+
+    ll, grad = loglik_and_grad(theta, y, X)
+    assert ll == pytest.approx(brute_force_loglik(theta, y, X), rel=1e-10)
+
+    # evaluated away from the simulating values too
+    theta2 = theta + rng.normal(0, 0.1, size=len(theta))
+    theta2[-2:] = np.abs(theta2[-2:]) + 0.05
+    for th in (theta, theta2):
+        ll, grad = loglik_and_grad(th, y, X)
+        assert ll == pytest.approx(brute_force_loglik(th, y, X), rel=1e-10)
+        fd = np.empty_like(th)
+        for i in range(len(th)):
+            h = 1e-6 * max(1.0, abs(th[i]))
+            e = np.zeros_like(th)
+            e[i] = h
+            fd[i] = (loglik_and_grad(th + e, y, X)[0] - loglik_and_grad(th - e, y, X)[0]) / (2 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(grad)))
+
+
+def test_excitation_states_match_their_definitions():
+    rng = np.random.default_rng(5)
+    y = rng.poisson(1.0, 60).astype(float)
+    beta = 0.8
+    R, D = excitation_states(y, beta)
+    for t in range(len(y)):
+        s = np.arange(t)
+        assert R[t] == pytest.approx(np.sum(np.exp(-beta * (t - 1 - s)) * y[s]), abs=1e-10)
+        assert D[t] == pytest.approx(np.sum((t - 1 - s) * np.exp(-beta * (t - 1 - s)) * y[s]), abs=1e-9)
+
+
+def test_parameter_recovery_from_a_long_simulation():
+    """3000 days simulated with baseline 0.3, adjacency 0.5, decay 0.7 and a us_strike effect of 0.8:
+    every MLE lies within 3 standard errors of the truth."""
+    n = 3000
+    index = pd.date_range("2015-01-01", periods=n, freq="D", name="date")
+    rng = np.random.default_rng(2024)
+    days = np.sort(rng.choice(n - 1, size=80, replace=False))
+    triggers = pd.DataFrame({"date": index[days], "kind": "us_strike", "name": "strike"})
+    x = trigger_features(index, triggers, kinds=["us_strike"], encoding="decay", half_life=7.0, lag=1)
+    X = np.column_stack([np.ones(n), x.to_numpy()[:, 0]])
+    truth = {"baseline": 0.3, "adjacency": 0.5, "decay": 0.7, "effect_us_strike": 0.8}
+    theta = np.array([np.log(truth["baseline"]), truth["effect_us_strike"], truth["adjacency"], truth["decay"]])
+    y = simulate(theta, X, 0.0, 0.0, 1, rng)[0]
+    counts = pd.Series(y, index=index, name="count")
+
+    model = Hawkes(trigger_kinds=["us_strike"], effect_prior_sd=None, random_state=0).fit(counts, triggers)
+    s = model.summary()
+    assert model.converged_
+    assert set(s.params) == set(truth)
+    for name, value in truth.items():
+        se = s.stderr[name]
+        assert np.isfinite(se) and se > 0, name
+        assert abs(s.params[name] - value) < 3 * se, (name, s.params[name], value, se)
+    # the attributes carry the same numbers as the summary
+    assert model.baseline_ == s.params["baseline"]
+    assert model.adjacency_ == s.params["adjacency"]
+    assert model.decay_ == s.params["decay"]
+    assert model.effects_["effect_us_strike"] == s.params["effect_us_strike"]
+    # the standard errors are of the size the Fisher information of 3000 days implies (not vacuous)
+    assert s.stderr["adjacency"] < 0.1 and s.stderr["effect_us_strike"] < 0.5
+
+
+def test_background_test_detects_a_step_in_the_background():
+    """No self-excitation, background 0.15 -> 1.2 per day halfway: a constant-background Hawkes fit
+    mistakes the step for excitation; the piecewise-constant alternative explains it."""
+    rng = np.random.default_rng(7)
+    y = np.concatenate([rng.poisson(0.15, 300), rng.poisson(1.2, 300)])
+    counts = pd.Series(y, index=pd.date_range("2020-01-01", periods=len(y), freq="D"))
+    model = Hawkes(background_segments=6, random_state=0).fit(counts)
+    bt = model.background_test()
+    assert bt["df"] == 5 and bt["segments"] == 6
+    assert bt["p_value"] < 1e-3
+    assert bt["adjacency_constant"] == model.adjacency_
+    assert bt["adjacency_time_varying"] < bt["adjacency_constant"]
+    assert bt["adjacency_time_varying"] < 0.15
+    s = model.summary()
+    assert s.diagnostics["background_p_value"] == bt["p_value"]
+
+
+def test_background_test_does_not_reject_a_constant_background(make_hawkes_counts):
+    counts = make_hawkes_counts(n_days=1000, seed=3)
+    bt = Hawkes(background_segments=4, random_state=0).fit(counts).background_test()
+    assert bt["p_value"] > 0.01
+    assert abs(bt["adjacency_time_varying"] - bt["adjacency_constant"]) < 0.15
+
+
+def test_simulate_mean_matches_the_closed_form_conditional_expectation():
+    """E[y_{T+1}] = mu_{T+1} + alpha (1 - e^{-beta}) R_{T+1} with R_{T+1} = e^{-beta} R_T + y_T, and
+    E[y_{T+2}] = mu_{T+2} + alpha (1 - e^{-beta}) (e^{-beta} R_{T+1} + E[y_{T+1}])."""
+    gamma = np.array([np.log(0.4), 0.6])
+    alpha, beta = 0.6, 0.9
+    theta = np.r_[gamma, alpha, beta]
+    X = np.array([[1.0, 0.0], [1.0, 1.0]])
+    R_T, y_T = 2.5, 3
+    n = 40000
+    paths = simulate(theta, X, R_T, y_T, n, np.random.default_rng(0))
+    assert paths.shape == (n, 2) and paths.dtype.kind == "i"
+    a, c = np.exp(-beta), 1 - np.exp(-beta)
+    mu = np.exp(X @ gamma)
+    R1 = a * R_T + y_T
+    m1 = mu[0] + alpha * c * R1
+    m2 = mu[1] + alpha * c * (a * R1 + m1)
+    for step, m in ((0, m1), (1, m2)):
+        sd = paths[:, step].std() / np.sqrt(n)
+        assert abs(paths[:, step].mean() - m) < 4 * sd, (step, paths[:, step].mean(), m)
+    # day 1 is exactly Poisson given the history: variance equals the mean
+    assert paths[:, 0].var() == pytest.approx(m1, rel=0.05)
+
+
+def test_forecast_continues_from_the_observed_state(synthetic_counts, synthetic_triggers):
+    """The model's day-1 forecast mean is the closed form at the fitted parameters, with the trigger
+    features of the first forecast day."""
+    model = Hawkes(n_paths=20000, random_state=1).fit(synthetic_counts, synthetic_triggers)
+    y = synthetic_counts.to_numpy().astype(float)
+    R, _ = excitation_states(y, model.decay_)
+    assert model.state_ == (pytest.approx(R[-1]), y[-1])
+    fc = model.forecast(3)
+    index = synthetic_counts.index.append(fc.index)
+    x = trigger_features(index, synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]],
+                         encoding="decay", half_life=7.0, lag=1).add_prefix("effect_")
+    eta = np.log(model.baseline_) + sum(model.effects_[c] * x[c].iloc[len(y)] for c in model.columns_[1:])
+    a = np.exp(-model.decay_)
+    expected = np.exp(eta) + model.adjacency_ * (1 - a) * (a * R[-1] + y[-1])
+    sd = fc.paths[:, 0].std() / np.sqrt(fc.paths.shape[0])
+    assert abs(fc.predicted_mean.iloc[0] - expected) < 4 * sd
+
+
+def test_intensity_matches_loglik_definition():
+    X = _design(80, 4)
+    theta = np.array([np.log(0.3), 0.2, -0.3, 0.4, 0.5])
+    y = simulate(theta, X, 0.0, 0.0, 1, np.random.default_rng(4))[0].astype(float)
+    lam = intensity(theta, y, X)
+    ll = np.sum(y * np.log(lam) - lam - np.array([math.lgamma(v + 1) for v in y]))
+    assert ll == pytest.approx(loglik_and_grad(theta, y, X)[0], rel=1e-12)
