@@ -39,13 +39,15 @@ TRUTH = (0.5, 0.6, 1.5)
 SIZES = (300, 3_000, 30_000)
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
+def median_times(fns: dict, repeats: int) -> dict:
+    """Median wall time of each function, run round-robin so that all see the same machine load."""
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(v)) for name, v in times.items()}
 
 
 def load_hawkesbook():
@@ -76,23 +78,22 @@ def bench(n_target: int, quick: bool, hb, tick_mods) -> dict:
     p = np.array(TRUTH)
     row = {"n": n, "end_time": end_time}
 
-    row["ours_llg"] = median_time(lambda: loglik_and_grad(p, t, end_time), reps_ll)
-    row["ours_fit"] = median_time(lambda: fit_mle(t, end_time), reps_fit)
     ours, ll_ours, _, _ = fit_mle(t, end_time)
     row["ours_params"] = ours
     fixed, ll_fixed, _, _ = fit_mle(t, end_time, decay=TRUTH[2])
+    llg = {"ours_llg": lambda: loglik_and_grad(p, t, end_time)}
+    fits = {"ours_fit": lambda: fit_mle(t, end_time)}
 
     if hb is not None:
         theta = np.array([TRUTH[0], TRUTH[1] * TRUTH[2], TRUTH[2]])
         hb.exp_log_likelihood(t[:10], 10.0, theta)  # numba compilation outside the timing
         hb.deriv_exp_log_likelihood(t[:10], 10.0, theta)
-        row["hb_ll"] = median_time(lambda: hb.exp_log_likelihood(t, end_time, theta), reps_ll)
-        row["hb_llg"] = median_time(lambda: (hb.exp_log_likelihood(t, end_time, theta),
-                                             hb.deriv_exp_log_likelihood(t, end_time, theta)), reps_ll)
+        llg["hb_llg"] = lambda: (hb.exp_log_likelihood(t, end_time, theta),
+                                 hb.deriv_exp_log_likelihood(t, end_time, theta))
+        fits["hb_fit"] = lambda: hb.exp_mle_with_grad(t, end_time)
         # agreement of the two likelihoods at the true parameters
         row["hb_ll_agree"] = abs(hb.exp_log_likelihood(t, end_time, theta) - loglik(p, t, end_time)) / abs(
             loglik(p, t, end_time))
-        row["hb_fit"] = median_time(lambda: hb.exp_mle_with_grad(t, end_time), reps_fit)
         th = hb.exp_mle_with_grad(t, end_time)
         ref = np.array([th[0], th[1] / th[2], th[2]])
         row["hb_params"] = ref
@@ -102,7 +103,7 @@ def bench(n_target: int, quick: bool, hb, tick_mods) -> dict:
         Model, Learner = tick_mods
         model = Model(TRUTH[2]).fit([t], end_times=end_time)
         coeffs = np.array(TRUTH[:2])
-        row["tick_llg"] = median_time(lambda: (model.loss(coeffs), model.grad(coeffs)), reps_ll)
+        llg["tick_llg"] = lambda: (model.loss(coeffs), model.grad(coeffs))
 
         def tick_fit():
             learner = Learner(TRUTH[2], gofit="likelihood", penalty="none", solver="bfgs", tol=1e-10,
@@ -110,10 +111,13 @@ def bench(n_target: int, quick: bool, hb, tick_mods) -> dict:
             learner.fit([t], end_times=end_time)
             return learner
 
-        row["tick_fit"] = median_time(tick_fit, reps_fit)
+        fits["tick_fit"] = tick_fit
         learner = tick_fit()
         ref = np.array([float(np.ravel(learner.baseline)[0]), float(np.ravel(learner.adjacency)[0]), TRUTH[2]])
         row["tick_dll"] = (ll_fixed - loglik(ref, t, end_time)) / abs(ll_fixed)
+
+    row.update(median_times(llg, reps_ll))
+    row.update(median_times(fits, reps_fit))
     return row
 
 
@@ -149,6 +153,7 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="one repeat, for a smoke run (no file written)")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     hb, hb_err = load_hawkesbook()
     probe = simulate_timestamps(*TRUTH, end_time=20.0, rng=np.random.default_rng(0))
     tick_mods, tick_err = load_tick(probe, 20.0)
@@ -179,6 +184,11 @@ def main(argv=None) -> None:
     import scipy
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, single-threaded; "
                f"Python {platform.python_version()}, numpy {numpy.__version__}, scipy {scipy.__version__}")
+    try:
+        machine += "; load average before/after {:.1f}/{:.1f} (other jobs share the machine)".format(
+            load_before, os.getloadavg()[0])
+    except OSError:
+        pass
     try:
         import numba
         machine += f", numba {numba.__version__}"

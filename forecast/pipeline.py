@@ -20,7 +20,8 @@ from forecast.errors import ForecastInputError, ModelFitError
 from forecast.evaluate import backtest_origins, run_backtest, skill, summarise_scores
 from forecast.models import Climatology
 from forecast.models.base import CountForecast, FitSummary, Forecaster
-from forecast.records import RunRecord, atomic_write_text, package_versions, sha256_files, write_csv
+from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, sha256_files, \
+    write_csv
 from forecast.risk import lull_status, risk_table
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ def run(cfg: DictConfig) -> RunResult:
     record = RunRecord(folder, run_id=run_id, model=cfg.model_name, task=str(cfg.task.value), name=cfg.name,
                        seed=cfg.seed, data_sha256=None, versions=package_versions(), timings_s={},
                        report_path=None)
-    atomic_write_text(folder / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(folder / "config_resolved.yaml", resolved_yaml(cfg))
     timings: dict[str, float] = {}
     start = time.perf_counter()
     try:

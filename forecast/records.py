@@ -57,6 +57,14 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return atomic_write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
 
 
+def resolved_yaml(cfg) -> str:
+    """The run's config with every interpolation resolved (Hydra's own node left out)."""
+    from omegaconf import OmegaConf
+
+    keys = [k for k in cfg.keys() if k != "hydra"]
+    return OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, keys), resolve=True)
+
+
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in PACKAGES:

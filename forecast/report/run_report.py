@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
 from forecast.data.summary import events_by_month
+from forecast.records import resolved_yaml
 from forecast.report import figures as F
 from forecast.report.builder import ReportBuilder, body_axes, created_at, draw_table, text_block
 
@@ -81,7 +81,7 @@ def findings(result) -> list[str]:
 
 
 def _config_hash(cfg) -> str:
-    return hashlib.sha256(OmegaConf.to_yaml(cfg, resolve=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(resolved_yaml(cfg).encode()).hexdigest()[:12]
 
 
 def write_run_report(result, path: Path) -> Path:
@@ -300,4 +300,4 @@ def _appendix(b: ReportBuilder, result) -> None:
              ", ".join(f"{k} {v:.2f}" for k, v in m.get("timings_s", {}).items())]
     b.add_text_pages("Appendix: versions and provenance", lines)
     b.add_text_pages("Appendix: resolved configuration",
-                     OmegaConf.to_yaml(result.cfg, resolve=True).splitlines())
+                     resolved_yaml(result.cfg).splitlines())

@@ -38,6 +38,7 @@ from forecast.errors import ForecastInputError, ModelFitError
 from forecast.models.base import FitSummary, SampleCountForecast
 from forecast.models.hawkes_continuous import (
     HawkesContinuous,
+    _rows,
     compensator_increments,
     counts_to_timestamps,
     excitation_sums,
@@ -114,17 +115,40 @@ def test_loglik_brute_force_random_and_capped_rows():
         assert np.isclose(loglik(params, t, 50.0), brute_force_loglik(params, t, 50.0), rtol=1e-10, atol=0)
 
 
-def test_excitation_sums_match_direct_sums():
+def _direct_sums(t, beta):
+    lags = t[:, None] - t[None, :]
+    earlier = np.tril(np.ones(lags.shape, bool), -1)
+    e = np.where(earlier, np.exp(-beta * np.where(earlier, lags, 0.0)), 0.0)
+    return e.sum(1), (e * np.where(earlier, lags, 0.0)).sum(1)
+
+
+def _bursts(rng):
+    """One burst of 1500 events and nine of 20, 1000 days apart (rows split by the length cap)."""
+    sizes = [20] * 4 + [1500] + [20] * 5
+    return np.sort(np.concatenate([1000.0 * k + rng.uniform(0, 2.0, m) for k, m in enumerate(sizes)]))
+
+
+@pytest.mark.parametrize("case, beta, general", [
+    ("uniform", 0.02, False),   # one row
+    ("uniform", 1.0, False),    # rows of consecutive events (reshape)
+    ("uniform", 30.0, True),    # sparse for the decay: rows cut in time
+    ("bursts", 1.0, True),      # bunched: rows cut in time and by length
+    ("bursts", 300.0, True),
+])
+def test_excitation_sums_match_direct_sums(monkeypatch, case, beta, general):
+    import forecast.models.hawkes_continuous as hc
     rng = np.random.default_rng(4)
-    t = np.sort(rng.uniform(0, 3000.0, 700))
-    for beta in (0.02, 1.0, 30.0):
-        A, B = excitation_sums(t, beta)
-        lags = t[:, None] - t[None, :]
-        earlier = np.tril(np.ones(lags.shape, bool), -1)
-        e = np.where(earlier, np.exp(-beta * np.where(earlier, lags, 0.0)), 0.0)
-        # terms below 1e-200 may underflow to 0 in the row-to-row carry; they never matter next to mu
-        np.testing.assert_allclose(A, e.sum(1), rtol=1e-11, atol=1e-200)
-        np.testing.assert_allclose(B, (e * np.where(earlier, lags, 0.0)).sum(1), rtol=1e-9, atol=1e-14)
+    t = np.sort(rng.uniform(0, 3000.0, 700)) if case == "uniform" else _bursts(rng)
+    calls = []
+    monkeypatch.setattr(hc, "_rows", lambda *a: calls.append(1) or _rows(*a))
+    A, B = excitation_sums(t, beta)
+    assert bool(calls) == general
+    A_ref, B_ref = _direct_sums(t, beta)
+    # tiny terms carry the rounding of t_i - t_j times beta (conditioning), and never matter next to mu
+    np.testing.assert_allclose(A, A_ref, rtol=1e-10, atol=1e-100)
+    np.testing.assert_allclose(B, B_ref, rtol=1e-9, atol=1e-100)
+    A_only, none = excitation_sums(t, beta, with_lag=False)
+    assert none is None and np.array_equal(A_only, A)
 
 
 @pytest.mark.parametrize("params", [(0.5, 0.6, 1.5), (0.2, 0.3, 20.0), (0.8, 0.1, 0.05)])
@@ -236,6 +260,14 @@ def test_simulators_match_the_closed_form_mean():
     rng = np.random.default_rng(9)
     totals = np.array([len(simulate_timestamps(mu, alpha, beta, 5.0, rng, state=state)) for _ in range(4000)])
     assert abs(totals.mean() - expected.sum()) < 4 * totals.std() / np.sqrt(len(totals))
+
+
+def test_explosive_simulation_is_capped(caplog):
+    with caplog.at_level("WARNING", logger="forecast.models.hawkes_continuous"):
+        paths = simulate_daily_counts(0.5, 3.0, 2.0, 30, 50, np.random.default_rng(0), state=5.0,
+                                      max_events_per_path=500)
+    assert paths.shape == (50, 30) and "exceeded 500 events" in caplog.text
+    assert paths.sum(axis=1).max() < 500 * 4 * 3  # stops within a generation or two of the cap
 
 
 def test_counts_to_timestamps():
