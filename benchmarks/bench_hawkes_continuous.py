@@ -65,7 +65,7 @@ def load_tick(t: np.ndarray, end_time: float):
         from tick.hawkes.model import ModelHawkesExpKernLogLik
         ModelHawkesExpKernLogLik(TRUTH[2]).fit([t], end_times=end_time)
         return (ModelHawkesExpKernLogLik, HawkesExpKern), None
-    except Exception as exc:  # optional, and tick 0.8 fails on Python >= 3.11 (attribute errors)
+    except Exception as exc:  # optional; tick 0.8's Base class fails on Python >= 3.11 (tick issue #521)
         return None, f"{type(exc).__name__}: {exc}"
 
 
@@ -182,18 +182,16 @@ def main(argv=None) -> None:
         return
     import numpy
     import scipy
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, single-threaded; "
-               f"Python {platform.python_version()}, numpy {numpy.__version__}, scipy {scipy.__version__}")
-    try:
-        machine += "; load average before/after {:.1f}/{:.1f} (other jobs share the machine)".format(
-            load_before, os.getloadavg()[0])
-    except OSError:
-        pass
+    machine = (f"{os.cpu_count()} cores visible, single-threaded; Python {platform.python_version()}, "
+               f"numpy {numpy.__version__}, scipy {scipy.__version__}")
     try:
         import numba
         machine += f", numba {numba.__version__}"
     except Exception:
         pass
+    if hasattr(os, "getloadavg"):
+        machine += (f"; 1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+                    "(other jobs shared the machine)")
     cpu = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -20,7 +20,15 @@ class ForecastInputError(ValueError):
         elif column is not None:
             where = f"{column}: "
         text = where + message.rstrip(".")
-        super().__init__(text + (f". {hint[0].upper()}{hint[1:]}" if hint else ""))
+        super().__init__(_one_line(text + (f". {hint[0].upper()}{hint[1:]}" if hint else "")))
+
+
+def _one_line(text: str) -> str:
+    """Escape line breaks and other control characters (echoed from bad input, e.g. a quoted value with
+    a newline) so the message stays one line on standard error."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ModelFitError(RuntimeError):

@@ -111,8 +111,7 @@ def _validate(cfg: DictConfig) -> None:
 
     positive_increasing("risk.horizons", cfg.risk.horizons)
     positive_increasing("risk.thresholds", cfg.risk.thresholds)
-    if cfg.backtest.enabled:
-        positive_increasing("backtest.horizons", cfg.backtest.horizons)
+    positive_increasing("backtest.horizons", cfg.backtest.horizons)
     for key in ("n_paths", "backtest.n_paths"):
         if OmegaConf.select(cfg, key) < 10:
             raise ForecastInputError("must be >= 10", column=key)

@@ -73,6 +73,7 @@ class PoissonGLM(Forecaster):
         if y.sum() == 0:
             raise ModelFitError(f"{self.family}: no attacks in the training window; nothing to fit")
         self.result_ = self._fit_statsmodels(y, X[self.columns_].to_numpy())
+        self._fit_counts = counts  # summary() describes the fitted data, also after update()
         self._update(counts, triggers)
 
     def _fit_statsmodels(self, y, X):
@@ -135,15 +136,15 @@ class PoissonGLM(Forecaster):
         for c in self.dropped_:
             params[c], stderr[c] = float("nan"), float("nan")
         fitted = np.asarray(res.fittedvalues if self.family == "poisson" else res.predict())
-        y = self.counts_.to_numpy()
+        y = self._fit_counts.to_numpy()
         var = fitted + self._dispersion() * fitted**2
         pearson = (y - fitted) / np.sqrt(var)
         lb = acorr_ljungbox(pearson, lags=[7])
         diag = {"converged": self.converged_, "dropped_columns": ", ".join(self.dropped_) or "none",
                 "pearson_dispersion": float(np.sum(pearson**2) / max(len(y) - len(names), 1)),
                 "ljung_box_lag7_p": float(lb["lb_pvalue"].iloc[0]),
-                "fitted": pd.Series(fitted, index=self.counts_.index),
-                "residuals": pd.Series(pearson, index=self.counts_.index)}
+                "fitted": pd.Series(fitted, index=self._fit_counts.index),
+                "residuals": pd.Series(pearson, index=self._fit_counts.index)}
         loglik = float(res.llf)
         return FitSummary(self.family, {k: v for k, v in params.items()},
                           stderr, loglik, len(y), diag)

@@ -193,6 +193,7 @@ class Hawkes(Forecaster):
         self.theta_, self.loglik_, self.converged_ = fit_mle(y, X[self.columns_].to_numpy(), start,
                                                              self.effect_prior_sd)
         self._theta_columns = list(self.columns_)
+        self._fit_data = (counts, triggers)  # summary() and background_test() describe the fitted data
         self._update(counts, triggers)
         self.stderr_ = None  # computed on demand by summary()
         self._background_test = None
@@ -235,8 +236,9 @@ class Hawkes(Forecaster):
         shifts of the background, not self-excitation, drive the clustering.
         """
         if self._background_test is None:
-            y = self.counts_.to_numpy().astype(float)
-            X = self._design(self.counts_.index, self.triggers_)[self.columns_].to_numpy()
+            counts, triggers = self._fit_data
+            y = counts.to_numpy().astype(float)
+            X = self._design(counts.index, triggers)[self.columns_].to_numpy()
             k = max(int(self.background_segments), 2)
             seg = np.minimum((np.arange(len(y)) * k) // len(y), k - 1)
             dummies = (seg[:, None] == np.arange(k)[None, :]).astype(float)
@@ -252,8 +254,9 @@ class Hawkes(Forecaster):
         return self._background_test
 
     def _summary(self):
-        y = self.counts_.to_numpy().astype(float)
-        X = self._design(self.counts_.index, self.triggers_)[self.columns_].to_numpy()
+        counts, triggers = self._fit_data
+        y = counts.to_numpy().astype(float)
+        X = self._design(counts.index, triggers)[self.columns_].to_numpy()
         if self.stderr_ is None:
             self.stderr_ = standard_errors(self.theta_, y, X, self.effect_prior_sd)
         se = self.stderr_
@@ -272,7 +275,7 @@ class Hawkes(Forecaster):
                 "background_lr_stat": bt["lr_stat"], "background_df": bt["df"],
                 "background_p_value": bt["p_value"],
                 "adjacency_time_varying_background": bt["adjacency_time_varying"],
-                "fitted": pd.Series(intensity(self.theta_, y, X), index=self.counts_.index)}
+                "fitted": pd.Series(intensity(self.theta_, y, X), index=counts.index)}
         if self.adjacency_ >= 0.9:
             log.warning("hawkes: branching ratio %.2f is near or above 1 (non-stationary); with a time-varying "
                         "background it is %.2f (LR test p=%.3g)", self.adjacency_, bt["adjacency_time_varying"],

@@ -184,3 +184,17 @@ def test_hawkes_real_data_summary_reports_branching_ratio_and_us_strike_effect(r
     assert np.isfinite(row["ci_lower"]) and np.isfinite(row["ci_upper"]) and row["ci_lower"] < row["ci_upper"]
     for name in ("baseline", "decay"):
         assert np.isfinite(s.params[name]) and s.params[name] > 0
+
+
+def test_update_then_summary_and_forecast(spec, synthetic_counts, synthetic_triggers):
+    """update() conditions on a longer history; summary() still works and is self-consistent, and the
+    forecast starts the day after the new last day."""
+    cls, kwargs, _ = spec
+    model = make(cls, kwargs, seed=0).fit(synthetic_counts.iloc[:150], synthetic_triggers)
+    before = model.summary()
+    assert model.update(synthetic_counts, synthetic_triggers) is model
+    after = model.summary()
+    assert set(after.params) == set(before.params) == set(after.stderr)
+    assert np.isfinite(after.loglik)
+    assert after.aic == pytest.approx(2 * after.n_params - 2 * after.loglik)
+    assert model.forecast(3).index[0] == synthetic_counts.index[-1] + pd.Timedelta(days=1)

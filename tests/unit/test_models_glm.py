@@ -133,3 +133,15 @@ def test_constant_trigger_column_is_dropped_and_not_counted(synthetic_counts):
     assert model.dropped_ == ["effect_diplomatic"]
     assert np.isnan(s.params["effect_diplomatic"]) and np.isnan(s.stderr["effect_diplomatic"])
     assert s.aic == pytest.approx(2 * 2 - 2 * s.loglik)
+
+
+@pytest.mark.parametrize("cls", [PoissonGLM, NegBinGLM])
+def test_summary_after_update_describes_the_fitted_data(cls, synthetic_counts, synthetic_triggers):
+    model = cls(trigger_kinds=KINDS, random_state=0).fit(synthetic_counts.iloc[:150], synthetic_triggers)
+    before = model.summary()
+    model.update(synthetic_counts, synthetic_triggers)
+    after = model.summary()
+    assert after.n_obs == before.n_obs == 150
+    assert after.loglik == before.loglik and after.params == before.params
+    assert len(after.diagnostics["fitted"]) == 150
+    assert after.diagnostics["pearson_dispersion"] == before.diagnostics["pearson_dispersion"]

@@ -184,3 +184,20 @@ def test_intensity_matches_loglik_definition():
     lam = intensity(theta, y, X)
     ll = np.sum(y * np.log(lam) - lam - np.array([math.lgamma(v + 1) for v in y]))
     assert ll == pytest.approx(loglik_and_grad(theta, y, X)[0], rel=1e-12)
+
+
+def test_summary_after_update_describes_the_fitted_data(synthetic_counts, synthetic_triggers):
+    """update() keeps the parameters: summary() reports them with the log-likelihood, n_obs, standard
+    errors and background test of the data they were fitted on (not a mix of old and new data)."""
+    model = Hawkes(random_state=0).fit(synthetic_counts.iloc[:150], synthetic_triggers)
+    model.update(synthetic_counts, synthetic_triggers)
+    after = model.summary()
+    fresh = Hawkes(random_state=0).fit(synthetic_counts.iloc[:150], synthetic_triggers).summary()
+    assert after.n_obs == fresh.n_obs == 150
+    assert after.loglik == fresh.loglik
+    assert after.params == fresh.params
+    assert after.stderr == pytest.approx(fresh.stderr, rel=1e-8)
+    assert after.diagnostics["background_lr_stat"] == pytest.approx(fresh.diagnostics["background_lr_stat"])
+    # while the forecast state follows the new data
+    R, _ = excitation_states(synthetic_counts.to_numpy().astype(float), model.decay_)
+    assert model.state_ == (pytest.approx(R[-1]), float(synthetic_counts.iloc[-1]))
