@@ -9,7 +9,7 @@ from forecast.models.base import CountForecast
 
 def risk_table(fc: CountForecast, horizons: list[int], thresholds: list[int]) -> pd.DataFrame:
     """P(total >= k in the next h days), expected total and 50/90% intervals of the total, for every
-    configured horizon h (capped at the forecast's horizon) and threshold k."""
+    configured horizon h (at most the forecast's horizon) and threshold k."""
     rows = []
     for h in horizons:
         pmf = fc.total_pmf(h)

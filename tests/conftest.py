@@ -1,6 +1,12 @@
 """Shared, generic pytest fixtures (add fixtures here; do not remove ones other tests use)."""
 from __future__ import annotations
 
+import os
+
+# one BLAS/OpenMP thread, as the pipeline runs (blas_threads=1): set before numpy is imported
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 from pathlib import Path
 
 import pytest
