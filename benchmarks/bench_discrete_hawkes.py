@@ -90,9 +90,9 @@ def main() -> None:
     theta = model.theta_
     n_inner = 200
     llg = repeat(lambda: [hk.loglik_and_grad(theta, y, X) for _ in range(n_inner)], 15, warmup=2)
-    per_call = median(llg) / n_inner
+    per_call = min(llg) / n_inner  # best of 15 batches: the intrinsic cost
     states = repeat(lambda: [hk.excitation_states(y, theta[-1]) for _ in range(n_inner)], 15, warmup=2)
-    per_state = median(states) / n_inner
+    per_state = min(states) / n_inner
     print("likelihood evaluations")
     print(table([
         {"quantity": "loglik+gradient evaluations per Hawkes fit (L-BFGS-B)", "value": float(calls["n"])},
@@ -104,37 +104,44 @@ def main() -> None:
     ], floatfmt={"value": ".2f"}))
     print()
 
-    # ---- where Hawkes.fit spends its time ---------------------------------------------------
-    parts = {
-        "_check_counts + copies": lambda: (_check_counts(counts).copy(),
-                                           triggers[triggers["date"] <= counts.index[-1]].copy()),
-        "_design (TriggerDesign via pandas)": lambda: model._design(counts.index, triggers),
-        "varying-column check (pandas std)": lambda: (design.std(axis=0) > 1e-12),
-        "fit_mle (L-BFGS-B)": lambda: hk.fit_mle(y, X, None, prior),
-        "  of which loglik+grad": None,
-        "_update (excitation state)": lambda: model._update(counts, triggers),
-    }
-    total = median(times["Hawkes().fit(counts, triggers)"])
-    rows, accounted = [], 0.0
-    for name, fn in parts.items():
-        if fn is None:
-            ms = calls["n"] * per_call
-            rows.append({"part": name, "median_ms": ms * 1e3, "share": ms / total})
-            continue
-        ms = median(repeat(fn, max(args.repeats // 2, 10), warmup=2))
-        accounted += ms
-        rows.append({"part": name, "median_ms": ms * 1e3, "share": ms / total})
-    rows.append({"part": "other (rng, clone-free overhead, noise)", "median_ms": (total - accounted) * 1e3,
+    # ---- where Hawkes.fit spends its time (best-of timings: least disturbed by other processes) ----
+    best = lambda fn: min(repeat(fn, max(args.repeats, 20), warmup=2))  # noqa: E731
+    cols = model.columns_
+    parts = [
+        ("Forecaster.fit: _check_counts (validation)", best(lambda: _check_counts(counts))),
+        ("Forecaster.fit: copy counts, filter + copy triggers",
+         best(lambda: (counts.copy(), triggers[triggers["date"] <= counts.index[-1]].copy()))),
+        ("_design: TriggerDesign + concat (pandas)", best(lambda: model._design(counts.index, triggers))),
+        ("varying-column check + column lists + selection (pandas)",
+         best(lambda: (list(design.columns[design.std(axis=0) > 1e-12]), design[cols].to_numpy()))),
+        ("fit_mle (L-BFGS-B)", best(lambda: hk.fit_mle(y, X, None, prior))),
+        ("_update (excitation state)", best(lambda: model._update(counts, triggers))),
+    ]
+    total = min(times["Hawkes().fit(counts, triggers)"])
+    accounted = sum(v for _, v in parts)
+    rows = []
+    for name, v in parts:
+        rows.append({"part": name, "best_ms": v * 1e3, "share": v / total})
+        if name.startswith("fit_mle"):
+            ev = calls["n"] * per_call
+            rows.append({"part": f"  of which {calls['n']} loglik+gradient evaluations", "best_ms": ev * 1e3,
+                         "share": ev / total})
+            rows.append({"part": "  of which L-BFGS-B / scipy overhead", "best_ms": (v - ev) * 1e3,
+                         "share": (v - ev) / total})
+    rows.append({"part": "unaccounted (rng, attributes; timing noise)", "best_ms": (total - accounted) * 1e3,
                  "share": (total - accounted) / total})
-    rows.append({"part": "Hawkes().fit total", "median_ms": total * 1e3, "share": 1.0})
-    print("breakdown of Hawkes().fit (medians timed separately)")
-    print(table(rows, floatfmt={"median_ms": ".2f", "share": ".0%"}))
+    rows.append({"part": "Hawkes().fit total (best)", "best_ms": total * 1e3, "share": 1.0})
+    print("breakdown of Hawkes().fit (each part timed on its own, best of repetitions)")
+    print(table(rows, floatfmt={"best_ms": ".3f", "share": ".0%"}))
     print()
 
+    total = median(times["Hawkes().fit(counts, triggers)"])
     ratio = total / glm_med
+    ratio_best = min(times["Hawkes().fit(counts, triggers)"]) / min(times["sm.GLM(y, X, Poisson).fit()"])
     ratio_core = median(times["hawkes.fit_mle(y, X) only"]) / glm_med
     ratio_fair = total / median(times["sm.GLM incl. building X"])
     print(f"ratio Hawkes().fit / sm.GLM fit        = {ratio:.2f}x  (target <= {TARGET:g}x): {verdict(ratio <= TARGET)}")
+    print(f"ratio of best times                    = {ratio_best:.2f}x: {verdict(ratio_best <= TARGET)}")
     print(f"ratio fit_mle only / sm.GLM fit        = {ratio_core:.2f}x  (optimiser alone)")
     print(f"ratio Hawkes().fit / GLM incl. design  = {ratio_fair:.2f}x  (both build the trigger design)")
 

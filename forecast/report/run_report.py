@@ -296,7 +296,7 @@ def _appendix(b: ReportBuilder, result) -> None:
     lines = ["Package versions:"] + [f"  {k}: {v}" for k, v in m["versions"].items()] + \
             ["", "Data provenance:"] + [f"  {k}: {v}" for k, v in result.data.files.items()] + \
             [f"  SHA-256 of the data files: {result.data.sha256}", "",
-             "Run record: " + str(result.folder), "Timings so far (s): " +
+             "Run record: " + str(result.folder), "Timings before the report (s): " +
              ", ".join(f"{k} {v:.2f}" for k, v in m.get("timings_s", {}).items())]
     b.add_text_pages("Appendix: versions and provenance", lines)
     b.add_text_pages("Appendix: resolved configuration",

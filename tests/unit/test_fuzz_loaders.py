@@ -38,50 +38,62 @@ ACLED_COLUMNS = ["event_id_cnty", "event_date", "year", "time_precision", "disor
 
 # ----------------------------------------------------------------------------- field values
 
+def mostly(valid, bad):
+    """Valid values about three times in four, so that some files load and later rows get checked."""
+    return st.one_of(valid, valid, valid, bad)
+
+
 ISO_DATES = st.dates(min_value=pd.Timestamp("2023-01-01").date(),
                      max_value=pd.Timestamp("2025-12-31").date()).map(lambda d: d.isoformat())
 BAD_DATES = st.sampled_from([
     "03/04/2024", "2024-1-5", "2024-01-05T00:00+03:00", "2024-01-05 00:00", "2024-02-30", "2023-02-29",
     "2024-13-01", "2024-00-10", "0000-01-01", "0001-01-01", "9999-12-31", "20240105", "5 Jan 2024",
-    "17 October 2023", "31 February 2024", "October 17, 2023", "", " ", "NaT", "nan", "None", "\u0662\u0660\u0662\u0664-01-05",
-    "2024-01-05\x00", "２０２４-01-05", "1e308", "-2024-01-01", "+2024-01-01", "2024-W01-1", "2024-001"])
-DATES = st.one_of(ISO_DATES, ISO_DATES, BAD_DATES,
-                  st.dates().map(lambda d: d.strftime("%d %B %Y")), st.text(max_size=12))
-COUNTS = st.one_of(
-    st.integers(0, 20).map(str),
-    st.sampled_from(["-1", "-0", "1.5", "0.5", "2.0", "1e308", "1e309", "-1e308", "nan", "inf", "-inf", "",
-                     " 3 ", "1_000", "0x10", "\u0663", "1,5", "3 attacks", "1e6", "1000001", "99999999999999999999",
-                     "1e-300", "+4", "True"]),
-    st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.integers(-10**30, 10**30).map(str),
-    st.text(max_size=6))
-TEXT = st.one_of(
-    st.text(max_size=20),
-    st.sampled_from(['a "quoted" word', "two\nlines", "comma, inside", "\r\n", '"', '""', "\x00", "\ufeff",
+    "17 October 2023", "31 February 2024", "October 17, 2023", "", " ", "NaT", "nan", "None",
+    "\u0662\u0660\u0662\u0664-01-05", "2024-01-05\x00", "\uff12\uff10\uff12\uff14-01-05", "1e308", "-2024-01-01",
+    "+2024-01-01", "2024-W01-1", "2024-001"])
+SAFE_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=20)
+TEXT = st.one_of(  # NUL and other control characters are put in at file level (see csv_text)
+    SAFE_TEXT, SAFE_TEXT, SAFE_TEXT,
+    st.sampled_from(['a "quoted" word', "two\nlines", "comma, inside", "\r\n", '"', '""', "\ufeff",
                      "\u2028", "x" * 200, "Islamic Resistance in Iraq", "Military Forces of the United States (2021-)",
                      "U.S. forces", "us", "Iraq", "Syria", "https://example.org/a"]))
-URLS = st.one_of(st.just("https://example.org/x"), st.just(""), TEXT)
+DATES = mostly(ISO_DATES, st.one_of(BAD_DATES, st.dates().map(lambda d: d.strftime("%d %B %Y")),
+                                    st.text(max_size=12)))
+COUNTS = mostly(
+    st.one_of(st.integers(0, 20).map(str), st.just("")),
+    st.one_of(
+        st.sampled_from(["-1", "-0", "1.5", "0.5", "2.0", "1e308", "1e309", "-1e308", "nan", "inf", "-inf", "",
+                         " 3 ", "1_000", "0x10", "\u0663", "1,5", "3 attacks", "1e6", "1000001",
+                         "99999999999999999999", "1e-300", "+4", "True"]),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.integers(-10**30, 10**30).map(str),
+        st.text(max_size=6)))
 
 
 def values_for(column: str):
     if column in ("date", "since", "event_date"):
+        if column == "event_date":  # ACLED exports write "17 October 2023"
+            return st.one_of(DATES, st.dates(min_value=pd.Timestamp("2023-01-01").date(),
+                                             max_value=pd.Timestamp("2025-12-31").date())
+                             .map(lambda d: d.strftime("%d %B %Y")))
         return DATES
     if column in ("count", "cumulative_count", "us_killed", "us_wounded", "fatalities"):
         return COUNTS
     if column == "weapon":
-        return st.one_of(st.sampled_from(WEAPONS), TEXT)
+        return mostly(st.sampled_from(WEAPONS), TEXT)
     if column == "confirmation":
-        return st.one_of(st.sampled_from(CONFIRMATIONS), TEXT)
+        return mostly(st.sampled_from(CONFIRMATIONS), TEXT)
     if column == "kind":
-        return st.one_of(st.sampled_from(TRIGGER_KINDS), TEXT)
-    if column in ("source_url",):
-        return URLS
+        return mostly(st.sampled_from(TRIGGER_KINDS), TEXT)
+    if column == "source_url":
+        return mostly(st.just("https://example.org/x"), st.one_of(st.just(""), TEXT))
     if column in ("event_id", "event_id_cnty"):
-        return st.one_of(st.sampled_from(["E1", "E2", "E3", "E1 "]), st.text(max_size=4))
+        return mostly(st.integers(0, 10**6).map(lambda i: f"E{i}"), st.one_of(st.sampled_from(["E1", "E1 ", ""]),
+                                                                            st.text(max_size=4)))
     if column == "actor1":
-        return st.one_of(st.just("Islamic Resistance in Iraq"), st.just("Kataib Hezbollah"), TEXT)
+        return mostly(st.sampled_from(["Islamic Resistance in Iraq", "Kataib Hezbollah"]), TEXT)
     if column == "actor2":
-        return st.one_of(st.just("Military Forces of the United States (2021-)"), TEXT)
+        return mostly(st.just("Military Forces of the United States (2021-)"), TEXT)
     if column == "country":
         return st.one_of(st.sampled_from(["Iraq", "Syria", "Jordan", "iraq"]), TEXT)
     return TEXT
@@ -93,7 +105,7 @@ def values_for(column: str):
 def csv_text(draw, columns: list[str]) -> str:
     """A CSV file that is mostly right, with adversarial headers, rows and quoting."""
     header = list(columns)
-    mutation = draw(st.sampled_from(["none", "none", "none", "drop", "rename", "extra", "duplicate", "shuffle",
+    mutation = draw(st.sampled_from(["none"] * 8 + ["drop", "rename", "extra", "duplicate", "shuffle",
                                      "case", "spaces", "empty_name"]))
     if mutation == "drop" and header:
         header.pop(draw(st.integers(0, len(header) - 1)))
@@ -117,7 +129,7 @@ def csv_text(draw, columns: list[str]) -> str:
     rows = []
     for _ in range(n_rows):
         row = [draw(values_for(c)) for c in header]
-        shape = draw(st.sampled_from(["ok", "ok", "ok", "short", "long"]))
+        shape = draw(st.sampled_from(["ok"] * 8 + ["short", "long"]))
         if shape == "short" and row:
             row = row[: draw(st.integers(0, len(row) - 1))]
         elif shape == "long":
@@ -144,9 +156,10 @@ def csv_text(draw, columns: list[str]) -> str:
         text += terminator * draw(st.integers(1, 3))  # trailing blank lines
     if draw(st.integers(0, 9)) == 0:
         text = terminator * draw(st.integers(1, 3)) + text  # leading blank lines
-    if draw(st.integers(0, 9)) == 0 and text:  # a stray quote somewhere
+    if draw(st.integers(0, 9)) == 0 and text:  # a stray quote or control character somewhere
         i = draw(st.integers(0, len(text)))
-        text = text[:i] + '"' + text[i:]
+        text = text[:i] + draw(st.one_of(st.sampled_from(['"', "\x00", "\x1a", "\x0b", "\x85", "\u2028"]),
+                                         st.text(max_size=3))) + text[i:]
     return text
 
 
@@ -181,6 +194,61 @@ def csv_bytes(draw, columns: list[str]) -> bytes:
             i = draw(st.integers(0, len(raw)))
             raw = raw[:i] + draw(st.binary(min_size=1, max_size=3)) + raw[i:]
     return raw
+
+
+def valid_value(column: str, i: int):
+    """A value the loaders accept in ``column`` of row ``i``."""
+    if column in ("date", "since"):
+        return ISO_DATES
+    if column == "event_date":
+        return st.one_of(ISO_DATES, st.dates(min_value=pd.Timestamp("2023-01-01").date(),
+                                             max_value=pd.Timestamp("2025-12-31").date())
+                         .map(lambda d: d.strftime("%d %B %Y")))
+    if column in ("count", "cumulative_count", "fatalities"):
+        return st.integers(0, 30).map(str)
+    if column in ("us_killed", "us_wounded"):
+        return st.one_of(st.just(""), st.integers(0, 30).map(str))
+    if column == "weapon":
+        return st.sampled_from(WEAPONS)
+    if column == "confirmation":
+        return st.sampled_from(CONFIRMATIONS)
+    if column == "kind":
+        return st.sampled_from(TRIGGER_KINDS)
+    if column == "source_url":
+        return st.just(f"https://example.org/{i}")
+    if column in ("event_id", "event_id_cnty"):
+        return st.just(f"E{i}")
+    if column == "actor1":
+        return st.just("Islamic Resistance in Iraq")
+    if column == "actor2":
+        return st.just("Military Forces of the United States (2021-)")
+    if column == "country":
+        return st.sampled_from(["Iraq", "Syria", "Jordan"])
+    return st.one_of(SAFE_TEXT, st.sampled_from(["two\nlines", "three\r\nline\nnote", 'a "quoted", word', ""]))
+
+
+@st.composite
+def clean_file(draw, columns: list[str]) -> tuple[str, list[int], bool]:
+    """A well-formed file (quoted newlines allowed) with at most one bad cell; returns the text, the
+    physical line on which each record starts and whether a cell was replaced."""
+    n_rows = draw(st.integers(1, 8))
+    rows = [[draw(valid_value(c, i)) for c in columns] for i in range(n_rows)]
+    replaced = draw(st.booleans())
+    if replaced:
+        r, c = draw(st.integers(0, n_rows - 1)), draw(st.integers(0, len(columns) - 1))
+        rows[r][c] = draw(values_for(columns[c]))
+    terminator = draw(st.sampled_from(["\n", "\r\n"]))
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator=terminator).writerow(columns)
+    starts, line = [], 2
+    for row in rows:
+        piece = io.StringIO(newline="")
+        csv.writer(piece, lineterminator=terminator).writerow(row)
+        text = piece.getvalue()
+        starts.append(line)
+        line += len(re.findall(r"\r\n|\r|\n", text))
+        buf.write(text)
+    return buf.getvalue(), starts, replaced
 
 
 # ----------------------------------------------------------------------------- the property
@@ -249,6 +317,38 @@ def test_fuzz_trigger_loader(fuzz_path, raw):
 @given(raw=csv_bytes(["date", "cumulative_count", "since", "source_url", "quote"]))
 def test_fuzz_official_counts_loader(fuzz_path, raw):
     check(load_official_counts, fuzz_path, raw, events=False)
+
+
+LOADERS = {
+    "project": (PROJECT_COLUMNS, load_events),
+    "acled": (ACLED_COLUMNS, lambda p: load_events(p, format="acled")),
+    "generic": (["date", "count", "country"], lambda p: load_events(p, format="generic", count_column="count")),
+    "triggers": (["date", "name", "kind", "description", "source_url"], load_triggers),
+    "official": (["date", "cumulative_count", "since", "source_url", "quote"], load_official_counts),
+}
+
+
+@FUZZ
+@given(data=st.data())
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_fuzz_lines_point_at_record_starts(fuzz_path, name, data):
+    """On a well-formed file with one bad cell, the reported line is the first physical line of a record
+    (quoted newlines in earlier records counted), and a file without a bad cell loads."""
+    columns, load = LOADERS[name]
+    text, starts, replaced = data.draw(clean_file(columns))
+    encoding = data.draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+    fuzz_path.write_bytes(text.encode(encoding, errors="surrogatepass"))
+    try:
+        df = load(fuzz_path)
+    except ForecastInputError as e:
+        assert replaced, str(e)  # a clean file loads
+        assert e.line in starts or (e.line == 2 and name == "acled"), (e.line, starts, str(e))
+        assert f"{fuzz_path}:{e.line}:" in str(e)
+    else:
+        if "line" in df:
+            assert set(df["line"]) <= set(starts)
+        if name != "acled":  # the ACLED loader may filter rows out
+            assert len(df) == len(starts)
 
 
 # ----------------------------------------------------------------------------- a large file
