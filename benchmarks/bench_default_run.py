@@ -81,8 +81,9 @@ def main() -> None:
             cmd = [sys.executable, "-m", "forecast", f"paths.experiments_dir={exp}", f"paths.reports_dir={rep}",
                    *extra]
             res = run_child(cmd, env, tmp / f"run{i}")
-            if res["code"] != 0 and not extra and "report" in res["stderr"].lower():
-                last = [ln for ln in res["stderr"].splitlines() if ln.strip()][-1]
+            lines = [ln for ln in res["stderr"].splitlines() if ln.strip()]
+            last = lines[-1] if lines else ""
+            if res["code"] != 0 and not extra and "report" in last.lower():
                 print(f"NOTE: the default run failed in the PDF report stage ({last.strip()})")
                 print("      measuring `report=none` instead: the figures below exclude the PDF.\n")
                 extra = ["report=none"]

@@ -131,6 +131,7 @@ class PoissonConfig(TriggerModelConfig):
     rolling_days: int = 7
     days_since_last: bool = True
     day_of_week: bool = False
+    effect_prior_sd: Optional[float] = 1.0
     n_paths: int = "${n_paths}"  # type: ignore[assignment]
     random_state: Optional[int] = "${seed}"  # type: ignore[assignment]
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import optimize
 from statsmodels.discrete.discrete_model import NegativeBinomial
 from statsmodels.stats.diagnostic import acorr_ljungbox
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from forecast.errors import ModelFitError
 from forecast.models.base import (FitSummary, Forecaster, IndependentCountForecast, SampleCountForecast,
@@ -17,12 +18,53 @@ from forecast.models.features import TriggerDesign, calendar_design, history_des
     history_names
 
 
+@dataclass
+class PenalisedFit:
+    """Estimates, standard errors (from the penalised observed information), log-likelihood (without
+    the penalty) and fitted means."""
+
+    params: np.ndarray
+    bse: np.ndarray
+    llf: float
+    fitted: np.ndarray
+    converged: bool
+
+
+def penalised_mle(model, start: np.ndarray, penalty: np.ndarray, bounds) -> PenalisedFit:
+    """Maximise model.loglike(b) - sum(penalty * b^2) / 2 with the model's analytic score (L-BFGS-B)."""
+    def objective(b):
+        return -model.loglike(b) + 0.5 * np.sum(penalty * b**2), -model.score(b) + penalty * b
+
+    res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8})
+    x = res.x
+    for _ in range(5):  # Newton polish with the analytic Hessian: L-BFGS-B stops near 1e-5 relative
+        info = -np.asarray(model.hessian(x)) + np.diag(penalty)
+        try:
+            candidate = x + np.linalg.solve(info, -objective(x)[1])
+        except np.linalg.LinAlgError:
+            break
+        lower = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
+        if np.any(candidate <= lower) or not objective(candidate)[0] <= objective(x)[0] + 1e-12:
+            break
+        x = candidate
+    info = -np.asarray(model.hessian(x)) + np.diag(penalty)
+    try:
+        cov = np.linalg.inv(info)
+        bse = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
+    except np.linalg.LinAlgError:
+        bse = np.full(len(res.x), np.nan)
+    return PenalisedFit(x, bse, float(model.loglike(x)), np.asarray(model.predict(x)), bool(res.success))
+
+
 class PoissonGLM(Forecaster):
     """Poisson regression: y_t ~ Poisson(exp(x_t' beta)).
 
     x_t holds an intercept, log(1 + y_{t-j}) for j = 1..``n_lags``, log(1 + trailing
     ``rolling_days``-day mean), log(1 + attack-free days before t), trigger features
-    (``effect_<kind>``) and optional day-of-week dummies. Forecasts simulate ``n_paths`` paths when
+    (``effect_<kind>``) and optional day-of-week dummies. ``effect_prior_sd`` puts a N(0, sd^2) prior
+    on the trigger effects (penalised likelihood, as in :class:`Hawkes`; ``None`` = plain MLE) so a
+    trigger kind seen a few times cannot send the forecast to extremes. Forecasts simulate ``n_paths`` paths when
     lagged counts feed back; otherwise days are independent and the distribution is exact.
     """
 
@@ -32,7 +74,7 @@ class PoissonGLM(Forecaster):
     def __init__(self, n_lags: int = 1, rolling_days: int = 7, days_since_last: bool = True,
                  day_of_week: bool = False, trigger_kinds: list[str] | None = None,
                  trigger_encoding: str = "decay", trigger_half_life: float = 7.0, trigger_lag: int = 1,
-                 n_paths: int = 2000, random_state: int | None = None):
+                 effect_prior_sd: float | None = 1.0, n_paths: int = 2000, random_state: int | None = None):
         self.n_lags = n_lags
         self.rolling_days = rolling_days
         self.days_since_last = days_since_last
@@ -41,6 +83,7 @@ class PoissonGLM(Forecaster):
         self.trigger_encoding = trigger_encoding
         self.trigger_half_life = trigger_half_life
         self.trigger_lag = trigger_lag
+        self.effect_prior_sd = effect_prior_sd
         self.n_paths = n_paths
         self.random_state = random_state
 
@@ -76,15 +119,24 @@ class PoissonGLM(Forecaster):
         self._fit_counts = counts  # summary() describes the fitted data, also after update()
         self._update(counts, triggers)
 
+    def _likelihood(self, y, X):
+        """The statsmodels model whose loglike/score/hessian are maximised, and start values."""
+        model = sm.GLM(y, X, family=sm.families.Poisson())
+        return model, np.zeros(X.shape[1]), [(None, None)] * X.shape[1]
+
     def _fit_statsmodels(self, y, X):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            result = sm.GLM(y, X, family=sm.families.Poisson()).fit(maxiter=100)
-        self.converged_ = bool(getattr(result, "converged", True)) and not any(
-            issubclass(w.category, ConvergenceWarning) for w in caught)
-        if not np.all(np.isfinite(result.params)):
+        model, start, bounds = self._likelihood(y, X)
+        penalty = np.zeros(len(start))
+        if self.effect_prior_sd:
+            effect = [c.startswith("effect_") for c in self.columns_]
+            penalty[: len(effect)] = np.where(effect, 1.0 / self.effect_prior_sd**2, 0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = penalised_mle(model, start, penalty, bounds)
+        self.converged_ = fit.converged
+        if not np.all(np.isfinite(fit.params)):
             raise ModelFitError(f"{self.family}: the fit diverged (non-finite coefficients)")
-        return result
+        return fit
 
     @property
     def _beta(self) -> np.ndarray:
@@ -135,7 +187,7 @@ class PoissonGLM(Forecaster):
         stderr = dict(zip(names, map(float, np.asarray(res.bse))))
         for c in self.dropped_:
             params[c], stderr[c] = float("nan"), float("nan")
-        fitted = np.asarray(res.fittedvalues if self.family == "poisson" else res.predict())
+        fitted = res.fitted
         y = self._fit_counts.to_numpy()
         var = fitted + self._dispersion() * fitted**2
         pearson = (y - fitted) / np.sqrt(var)
@@ -156,17 +208,13 @@ class NegBinGLM(PoissonGLM):
 
     family = "negbin"
 
-    def _fit_statsmodels(self, y, X):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = NegativeBinomial(y, X, loglike_method="nb2")
-            start = np.append(sm.GLM(y, X, family=sm.families.Poisson()).fit().params, 0.5)
-            result = model.fit(start_params=start, method="bfgs", maxiter=500, disp=0)
-        self.converged_ = bool(result.mle_retvals.get("converged", True)) and not any(
-            issubclass(w.category, ConvergenceWarning) for w in caught)
-        if not np.all(np.isfinite(result.params)):
-            raise ModelFitError("negbin: the fit diverged (non-finite coefficients)")
-        return result
+    def _likelihood(self, y, X):
+        model = NegativeBinomial(y, X, loglike_method="nb2")
+        poisson = sm.GLM(y, X, family=sm.families.Poisson()).fit()
+        # statsmodels' own fit (alpha on the log scale) gives a start well inside alpha > 0
+        start = model.fit(start_params=np.append(np.clip(poisson.params, -10, 10), 0.5), method="bfgs",
+                          maxiter=500, disp=0).params
+        return model, start, [(None, None)] * X.shape[1] + [(1e-8, None)]
 
     def _dispersion(self) -> float:
         return float(np.asarray(self.result_.params)[-1])

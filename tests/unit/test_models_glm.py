@@ -45,7 +45,8 @@ def nb_series(n=500, alpha=0.8, seed=3):
 
 
 def test_poisson_glm_coefficients_equal_statsmodels(synthetic_counts, synthetic_triggers):
-    model = PoissonGLM(n_lags=2, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, random_state=0)
+    model = PoissonGLM(n_lags=2, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, 
+                       effect_prior_sd=None, random_state=0)
     s = model.fit(synthetic_counts, synthetic_triggers).summary()
     known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]]
     X = design(synthetic_counts, known, 2, 7, True)
@@ -59,7 +60,8 @@ def test_poisson_glm_coefficients_equal_statsmodels(synthetic_counts, synthetic_
 
 def test_negbin_glm_matches_statsmodels_negative_binomial():
     counts, triggers = nb_series()
-    model = NegBinGLM(n_lags=1, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, random_state=0)
+    model = NegBinGLM(n_lags=1, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, 
+                       effect_prior_sd=None, random_state=0)
     s = model.fit(counts, triggers).summary()
     X = design(counts, triggers, 1, 7, True)
     with warnings.catch_warnings():
@@ -145,3 +147,23 @@ def test_summary_after_update_describes_the_fitted_data(cls, synthetic_counts, s
     assert after.loglik == before.loglik and after.params == before.params
     assert len(after.diagnostics["fitted"]) == 150
     assert after.diagnostics["pearson_dispersion"] == before.diagnostics["pearson_dispersion"]
+
+
+def test_effect_prior_zeroes_the_penalised_score(synthetic_counts, synthetic_triggers):
+    """With a N(0, sd^2) prior the estimate solves X'(y - mu) = beta_effects / sd^2 (the penalised
+    score is zero), shrinks the trigger effects toward 0 and leaves the loglik below the MLE's."""
+    sd = 0.5
+    model = PoissonGLM(n_lags=1, rolling_days=0, days_since_last=False, trigger_kinds=KINDS,
+                       effect_prior_sd=sd).fit(synthetic_counts, synthetic_triggers)
+    mle = PoissonGLM(n_lags=1, rolling_days=0, days_since_last=False, trigger_kinds=KINDS,
+                     effect_prior_sd=None).fit(synthetic_counts, synthetic_triggers)
+    beta = np.asarray(model.result_.params)
+    known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]]
+    full = design(synthetic_counts, known, 1, 0, False)[model.columns_].to_numpy()
+    y = synthetic_counts.to_numpy()
+    mu = np.exp(full @ beta)
+    penalty = np.array([1 / sd**2 if c.startswith("effect_") else 0.0 for c in model.columns_])
+    np.testing.assert_allclose(full.T @ (y - mu), penalty * beta, atol=1e-6)
+    effects = [i for i, c in enumerate(model.columns_) if c.startswith("effect_")]
+    assert np.sum(beta[effects] ** 2) < np.sum(np.asarray(mle.result_.params)[effects] ** 2)
+    assert model.summary().loglik <= mle.summary().loglik + 1e-9
