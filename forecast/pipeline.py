@@ -142,13 +142,11 @@ def run(cfg: DictConfig) -> RunResult:
     try:
         with threadpool_limits(limits=int(cfg.blas_threads)):
             result = _run(cfg, record, run_id, folder, timings)
-    except (ForecastInputError, ModelFitError) as e:
+    except Exception as e:
         timings["total"] = round(time.perf_counter() - start, 4)
         record.update(timings_s=timings)
-        record.finish(str(e))
-        raise
-    except Exception as e:
-        record.finish(f"internal error: {type(e).__name__}: {e}")
+        known = isinstance(e, (ForecastInputError, ModelFitError))
+        record.finish(str(e) if known else f"internal error: {type(e).__name__}: {e}")
         raise
     timings["total"] = round(time.perf_counter() - start, 4)
     record.update(timings_s=timings)

@@ -109,7 +109,9 @@ class Arima(Forecaster):
         """Extend the fitted state to a longer history with the same parameters (no refit)."""
         n_old = int(self.result_.nobs)
         y = counts.to_numpy().astype(float)
-        if len(y) <= n_old:
+        if len(y) == n_old:
+            return None
+        if len(y) < n_old:
             return self._fit(counts, triggers)
         exog = self._exog(counts.index, triggers)
         z = TRANSFORMS[self.transform][0](y[n_old:])
