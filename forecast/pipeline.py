@@ -234,7 +234,6 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
     if cfg.report.enabled:
         from forecast.report.run_report import write_run_report
 
-        record.update(timings_s=dict(timings))
         with _timed(timings, "report"):
             result.report_path = write_run_report(result, Path(cfg.paths.reports_dir) / f"{run_id}.pdf")
         record.update(report_path=str(result.report_path))

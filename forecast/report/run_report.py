@@ -295,9 +295,8 @@ def _appendix(b: ReportBuilder, result) -> None:
     m = result.metrics
     lines = ["Package versions:"] + [f"  {k}: {v}" for k, v in m["versions"].items()] + \
             ["", "Data provenance:"] + [f"  {k}: {v}" for k, v in result.data.files.items()] + \
-            [f"  SHA-256 of the data files: {result.data.sha256}", "",
-             "Run record: " + str(result.folder), "Timings before the report (s): " +
-             ", ".join(f"{k} {v:.2f}" for k, v in m.get("timings_s", {}).items())]
+            [f"  SHA-256 of the data files: {result.data.sha256}", "", "Run record: " + str(result.folder),
+             "Timings: metrics.json (timings_s), left out here so that the PDF bytes are reproducible."]
     b.add_text_pages("Appendix: versions and provenance", lines)
     b.add_text_pages("Appendix: resolved configuration",
                      resolved_yaml(result.cfg).splitlines())
