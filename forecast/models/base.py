@@ -10,10 +10,11 @@ from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from forecast.errors import ForecastInputError
+from forecast.errors import ForecastInputError, ModelFitError
 from forecast.evaluate.scores import pmf_quantile
 
 _TAIL = 1e-10  # probability mass left out when a pmf support is truncated
+MAX_TOTAL = 100_000  # a simulated total above this means an explosive fit, not a forecast
 
 
 class CountForecast(ABC):
@@ -161,6 +162,9 @@ class SampleCountForecast(CountForecast):
             raise ValueError("paths must be n_paths x horizon")
         self.paths = paths.astype(np.int64)
         self._cum = np.cumsum(self.paths, axis=1)
+        if self._cum[:, -1].max(initial=0) > MAX_TOTAL:
+            raise ModelFitError(f"simulated totals reach {self._cum[:, -1].max():,} attacks in {len(index)} days: "
+                                "the fitted model is explosive on this data")
         self._cache: dict[tuple[str, int], np.ndarray] = {}
 
     def _smoothed(self, x: np.ndarray) -> np.ndarray:
