@@ -18,7 +18,6 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
-import numpy as np  # noqa: E402
 import statsmodels.api as sm  # noqa: E402
 
 from _common import header, interleaved, load_shipped, median, repeat, table, verdict  # noqa: E402

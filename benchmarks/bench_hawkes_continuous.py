@@ -22,12 +22,12 @@ import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import interleaved, median  # noqa: E402
 from forecast.models.hawkes_continuous import (  # noqa: E402
     fit_mle,
     loglik,
@@ -41,13 +41,7 @@ SIZES = (300, 3_000, 30_000)
 
 def median_times(fns: dict, repeats: int) -> dict:
     """Median wall time of each function, run round-robin so that all see the same machine load."""
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(v)) for name, v in times.items()}
+    return {name: median(times) for name, times in interleaved(fns, repeats, warmup=0).items()}
 
 
 def load_hawkesbook():

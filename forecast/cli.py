@@ -27,13 +27,10 @@ def _hydra_run(cfg: DictConfig) -> None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         result = run(cfg)
-    except ModelFitError as e:
-        if not multirun:
-            _failure.append(e)
-            return
-        log.error("model failed; recorded in metrics.json: %s", e)  # the other sweep jobs go on
-        return
     except Exception as e:
+        if multirun and isinstance(e, ModelFitError):
+            log.error("model failed; recorded in metrics.json: %s", e)  # the other sweep jobs go on
+            return
         if multirun:
             raise
         _failure.append(e)  # raised by main() without Hydra's extra stderr line
@@ -68,7 +65,7 @@ def _is_config_error(exc: BaseException) -> bool:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    return isinstance(exc, (HydraException, OmegaConfBaseException)) and not isinstance(exc, ModelFitError)
+    return isinstance(exc, (HydraException, OmegaConfBaseException))
 
 
 def _guarded(entry, prog: str) -> None:
@@ -80,9 +77,6 @@ def _guarded(entry, prog: str) -> None:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
-    except (ForecastInputError, ModelFitError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        sys.exit(2)
     except Exception as e:  # noqa: BLE001 - the last line of defence of a command-line tool
         cause = e
         while cause is not None and not isinstance(cause, (ForecastInputError, ModelFitError)):

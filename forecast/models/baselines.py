@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, poisson_pmfs
 

@@ -236,7 +236,7 @@ def _forecast_pages(b: ReportBuilder, result) -> None:
     if result.scenario:
         sname, fc_s, risk_s = result.scenario
         both = result.risk[["horizon_days", "threshold", "probability"]].rename(columns={"probability": "baseline"})
-        both[f"scenario"] = risk_s["probability"].to_numpy()
+        both["scenario"] = risk_s["probability"].to_numpy()
         both["difference"] = both["scenario"] - both["baseline"]
 
         def scenario_page(fig):

@@ -25,8 +25,6 @@ def test_task_data_prints_summary(out_dirs):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["data.evnts=x"], "data.evnts"),
-    (["model=nope"], "hawkes"),
     (["risk.thresholds=[5,3]"], "risk.thresholds"),
     (["backtest.horizons=[0,7]"], "backtest.horizons"),
     (["origin=2030-01-01"], "origin"),

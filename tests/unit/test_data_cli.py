@@ -44,22 +44,15 @@ def test_cli_bad_event_file_exits_2_naming_file_line_and_column(bad_events_run):
     assert "column 'date'" in last and "2024-02-30" in last
 
 
-def test_cli_unknown_config_key(tmp_path):
-    proc = run_forecast("data.evnts=x", "task=data", f"paths.experiments_dir={tmp_path / 'exp'}",
+@pytest.mark.parametrize("override,needles", [
+    ("data.evnts=x", ["data.evnts"]),
+    ("model=nope", ["nope", "climatology", "naive", "poisson", "negbin", "hawkes", "hawkes_continuous", "arima"]),
+])
+def test_cli_config_error_is_one_line_before_any_run_folder(tmp_path, override, needles):
+    proc = run_forecast(override, "task=data", f"paths.experiments_dir={tmp_path / 'exp'}",
                         f"paths.reports_dir={tmp_path / 'rep'}", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    assert "data.evnts" in lines[0] and "Traceback" not in proc.stderr
+    assert all(n in lines[0] for n in needles) and "Traceback" not in proc.stderr
     assert not (tmp_path / "exp").exists()  # fails at composition, before any run folder
-
-
-def test_cli_unknown_model_lists_the_options(tmp_path):
-    proc = run_forecast("model=nope", "task=data", f"paths.experiments_dir={tmp_path / 'exp'}",
-                        f"paths.reports_dir={tmp_path / 'rep'}", cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert "nope" in lines[0] and "Traceback" not in proc.stderr
-    for option in ("climatology", "naive", "poisson", "negbin", "hawkes", "hawkes_continuous", "arima"):
-        assert option in lines[0]
