@@ -53,34 +53,49 @@ def trigger_features(index: pd.DatetimeIndex, triggers: pd.DataFrame | None, *,
     Only triggers dated on or before ``known_until`` are used (no look-ahead): features on later
     days carry the decay of known triggers and nothing else.
     """
+    kinds = _kinds(kinds)
+    x = trigger_matrix(index, triggers, kinds, encoding, half_life, lag, known_until)
+    return pd.DataFrame(x, index=index, columns=kinds)
+
+
+def trigger_matrix(index: pd.DatetimeIndex, triggers: pd.DataFrame | None, kinds: Sequence[str],
+                   encoding: str = "decay", half_life: float = 7.0, lag: int = 1, known_until=None
+                   ) -> np.ndarray:
+    """``trigger_features`` as a plain ``len(index) x len(kinds)`` array (no pandas overhead; ``kinds``
+    are taken as given). Days are whole calendar days counted from ``index[0]``."""
     if encoding not in ENCODINGS:
         raise ForecastInputError(f"unknown trigger encoding '{encoding}'", column="model.trigger_encoding",
                                  hint=f"use one of {', '.join(ENCODINGS)}")
     if half_life <= 0:
         raise ForecastInputError(f"half_life must be > 0, got {half_life}", column="model.trigger_half_life")
-    kinds = _kinds(kinds)
-    out = pd.DataFrame(0.0, index=index, columns=kinds)
-    if triggers is None or triggers.empty or len(index) == 0:
-        return out
-    trig = triggers
-    if known_until is not None:
-        trig = trig[trig["date"] <= pd.Timestamp(known_until)]
-    t0 = index[0]
     n = len(index)
-    day = ((trig["date"] - t0).dt.days + lag).to_numpy()
+    out = np.zeros((n, len(kinds)))
+    if triggers is None or len(triggers) == 0 or n == 0:
+        return out
+    dates = _days(triggers["date"].to_numpy())
+    kind_of = triggers["kind"].to_numpy()
+    if known_until is not None:
+        known = dates <= _days(np.datetime64(pd.Timestamp(known_until)))
+        dates, kind_of = dates[known], kind_of[known]
+    day = dates - _days(index[:1].to_numpy())[0] + lag
     decay = 0.5 ** (1.0 / half_life)
-    for kind in kinds:
-        d = day[(trig["kind"] == kind).to_numpy()]
+    for j, kind in enumerate(kinds):
+        d = day[kind_of == kind]
         impulses = np.bincount(d[(d >= 0) & (d < n)], minlength=n)[:n].astype(float)
         before = d[d < 0]  # triggers acting before the window starts
         if encoding == "impulse":
-            out[kind] = impulses
+            out[:, j] = impulses
         elif encoding == "step":
-            out[kind] = ((np.cumsum(impulses) + len(before)) > 0).astype(float)
+            out[:, j] = (np.cumsum(impulses) + len(before)) > 0
         else:
             carried = np.sum(decay ** (-before)) * decay ** np.arange(n)
-            out[kind] = _exp_filter(impulses, decay) + carried
+            out[:, j] = _exp_filter(impulses, decay) + carried
     return out
+
+
+def _days(dates) -> np.ndarray:
+    """Whole days since the epoch of datetime64 values."""
+    return np.asarray(dates).astype("datetime64[D]").astype(np.int64)
 
 
 def _exp_filter(impulses: np.ndarray, decay: float) -> np.ndarray:

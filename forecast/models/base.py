@@ -307,6 +307,7 @@ def _check_counts(counts: pd.Series) -> pd.Series:
     y = counts.to_numpy()
     if np.any(y < 0) or not np.all(np.isfinite(y)):
         raise ForecastInputError("counts must be finite and >= 0", column="counts")
-    if len(counts) > 1 and (counts.index.to_series().diff().dropna() != pd.Timedelta(days=1)).any():
+    stamps = counts.index.to_numpy()
+    if len(counts) > 1 and np.any(np.diff(stamps) != np.timedelta64(1, "D")):
         raise ForecastInputError("counts must be calendar-complete daily data", column="counts")
-    return counts.astype(np.int64)
+    return counts if y.dtype == np.int64 else counts.astype(np.int64)

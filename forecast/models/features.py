@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecast.data.annotate import trigger_features
+from forecast.data.annotate import _kinds, trigger_matrix
 from forecast.data.counts import days_since_last_array
 
 
@@ -65,9 +65,12 @@ class TriggerDesign:
     """Trigger features with the model's settings; columns named ``effect_<kind>``."""
 
     def __init__(self, kinds, encoding: str, half_life: float, lag: int):
-        self.kinds, self.encoding, self.half_life, self.lag = kinds, encoding, half_life, lag
+        self.kinds, self.encoding, self.half_life, self.lag = _kinds(kinds), encoding, half_life, lag
+        self.names = [f"effect_{k}" for k in self.kinds]
+
+    def matrix(self, index: pd.DatetimeIndex, triggers: pd.DataFrame | None) -> np.ndarray:
+        """The features as a ``len(index) x len(names)`` array."""
+        return trigger_matrix(index, triggers, self.kinds, self.encoding, self.half_life, self.lag)
 
     def __call__(self, index: pd.DatetimeIndex, triggers: pd.DataFrame | None) -> pd.DataFrame:
-        x = trigger_features(index, triggers, kinds=self.kinds, encoding=self.encoding,
-                             half_life=self.half_life, lag=self.lag)
-        return x.add_prefix("effect_")
+        return pd.DataFrame(self.matrix(index, triggers), index=index, columns=self.names)

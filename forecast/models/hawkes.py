@@ -28,12 +28,54 @@ log = logging.getLogger(__name__)
 ALPHA_MAX, BETA_BOUNDS = 5.0, (1e-3, 20.0)
 
 
-def excitation_states(y: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """R_t = sum_{s<t} e^{-beta (t-1-s)} y_s and D_t = -dR_t/dbeta, by linear recursions."""
+def excitation_states(y: np.ndarray, beta: float, second: bool = False) -> tuple[np.ndarray, ...]:
+    """R_t = sum_{s<t} e^{-beta (t-1-s)} y_s and D_t = -dR_t/dbeta (and E_t = d^2R_t/dbeta^2 when
+    ``second``), by linear recursions: R_t = a R_{t-1} + y_{t-1}, D_t = a (D_{t-1} + R_{t-1}),
+    E_t = a (E_{t-1} + 2 D_{t-1} + R_{t-1}) with a = e^{-beta}."""
     a = np.exp(-beta)
     R = lfilter([0.0, 1.0], [1.0, -a], y.astype(float))
     D = lfilter([0.0, a], [1.0, -a], R)
-    return R, D
+    if not second:
+        return R, D
+    return R, D, lfilter([0.0, a], [1.0, -a], R + 2 * D)
+
+
+def _loglik_terms(theta, y, X, prior_sd=None, n_levels=1, hessian=False):
+    """(Penalised) log-likelihood without the -sum(log y!) constant, its gradient and optionally its
+    Hessian. With c = 1 - a, lambda = mu + alpha c R and w = y/lambda - 1:
+    dl/dtheta = sum w dlambda/dtheta and
+    d2l/dtheta2 = sum [w d2lambda/dtheta2 - (y/lambda^2) dlambda/dtheta dlambda/dtheta'], where
+    dlambda/dbeta = alpha (a R - c D) and d2lambda/dbeta2 = alpha (c E - a R - 2 a D)."""
+    gamma, alpha, beta = theta[:-2], theta[-2], theta[-1]
+    R, D, *E = excitation_states(y, beta, second=hessian)
+    a = np.exp(-beta)
+    c = 1.0 - a
+    mu = np.exp(np.clip(X @ gamma, -50, 50))
+    lam = mu + alpha * c * R
+    w = y / lam - 1.0
+    dR_beta = a * R - c * D  # d(cR)/dbeta
+    ll = float(y @ np.log(lam) - lam.sum())
+    grad = np.empty_like(theta)
+    grad[:-2] = X.T @ (w * mu)
+    grad[-2] = np.dot(w, c * R)
+    grad[-1] = alpha * np.dot(w, dR_beta)
+    hess = None
+    k = len(gamma)
+    if hessian:
+        G = np.column_stack([X * mu[:, None], c * R, alpha * dR_beta])
+        hess = -(G * (y / lam**2)[:, None]).T @ G
+        hess[:k, :k] += X.T @ (X * (w * mu)[:, None])
+        cross = np.dot(w, dR_beta)
+        hess[k, k + 1] += cross
+        hess[k + 1, k] += cross
+        hess[k + 1, k + 1] += alpha * np.dot(w, c * E[0] - a * R - 2 * a * D)
+    if prior_sd:
+        effects = theta[n_levels:-2]
+        ll -= float(effects @ effects) / (2 * prior_sd**2)
+        grad[n_levels:-2] -= effects / prior_sd**2
+        if hessian:
+            hess[np.arange(n_levels, k), np.arange(n_levels, k)] -= 1.0 / prior_sd**2
+    return ll, grad, hess
 
 
 def loglik_and_grad(theta: np.ndarray, y: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
@@ -41,19 +83,8 @@ def loglik_and_grad(theta: np.ndarray, y: np.ndarray, X: np.ndarray) -> tuple[fl
 
     ``theta = (gamma..., alpha, beta)`` with ``gamma`` matching the columns of ``X``.
     """
-    gamma, alpha, beta = theta[:-2], theta[-2], theta[-1]
-    R, D = excitation_states(y, beta)
-    a = np.exp(-beta)
-    c = 1.0 - a
-    mu = np.exp(np.clip(X @ gamma, -50, 50))
-    lam = mu + alpha * c * R
-    ll = float(np.sum(y * np.log(lam) - lam - gammaln(y + 1.0)))
-    w = y / lam - 1.0
-    grad = np.empty_like(theta)
-    grad[:-2] = X.T @ (w * mu)
-    grad[-2] = np.sum(w * c * R)
-    grad[-1] = np.sum(w * alpha * (a * R - c * D))
-    return ll, grad
+    ll, grad, _ = _loglik_terms(theta, y, X)
+    return ll - float(gammaln(y + 1.0).sum()), grad
 
 
 def intensity(theta: np.ndarray, y: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -67,48 +98,88 @@ def penalised_loglik_and_grad(theta, y, X, prior_sd: float | None, n_levels: int
                               ) -> tuple[float, np.ndarray]:
     """Log-likelihood plus a N(0, prior_sd^2) log-prior on the trigger effects, i.e. every gamma
     after the first ``n_levels`` (background level) columns of ``X``."""
-    ll, grad = loglik_and_grad(theta, y, X)
-    if prior_sd:
-        effects = theta[n_levels:-2]
-        ll -= float(np.sum(effects**2)) / (2 * prior_sd**2)
-        grad[n_levels:-2] -= effects / prior_sd**2
-    return ll, grad
+    ll, grad, _ = _loglik_terms(theta, y, X, prior_sd, n_levels)
+    return ll - float(gammaln(y + 1.0).sum()), grad
+
+
+def _bounds(k: int) -> list[tuple[float, float]]:
+    return [(-30.0, 30.0)] * k + [(0.0, ALPHA_MAX), BETA_BOUNDS]
+
+
+def _newton(theta, y, X, prior_sd, n_levels, max_iter: int = 40) -> tuple[np.ndarray, bool]:
+    """Damped Newton ascent on the penalised log-likelihood from ``theta``.
+
+    Each step solves (-H + tau I) d = g with the smallest tau >= 0 that makes the matrix positive
+    definite, then halves it until the objective rises (Armijo) inside the box. Returns
+    ``(theta, converged)``; not converged when three steps were cut short by the box (an estimate
+    heading for a bound) or the iterations run out, in which case the caller falls back to L-BFGS-B.
+    """
+    lower, upper = np.array(_bounds(X.shape[1])).T
+    ll, g, H = _loglik_terms(theta, y, X, prior_sd, n_levels, hessian=True)
+    box_cuts = 0
+    for _ in range(max_iter):
+        A = -H
+        tau = 0.0
+        while True:
+            try:
+                L = np.linalg.cholesky(A + tau * np.eye(len(theta)))
+                break
+            except np.linalg.LinAlgError:
+                tau = max(2 * tau, 1e-6 * max(1.0, np.abs(np.diag(A)).max()))
+        d = np.linalg.solve(L.T, np.linalg.solve(L, g))
+        decrement = float(g @ d)
+        inside = (theta + d > lower) & (theta + d < upper)
+        if decrement < 1e-14 * max(1.0, abs(ll)) and inside.all():
+            return theta + d, tau == 0.0
+        step = 1.0
+        while step > 1e-10 and not np.all((theta + step * d > lower) & (theta + step * d < upper)):
+            step /= 2
+        box_cuts += step < 1.0
+        if box_cuts >= 3 or step <= 1e-10:
+            return theta, False
+        while step > 1e-10:
+            trial = theta + step * d
+            ll_trial, g_trial, H_trial = _loglik_terms(trial, y, X, prior_sd, n_levels, hessian=True)
+            if np.isfinite(ll_trial) and ll_trial >= ll + 1e-4 * step * decrement:
+                break
+            step /= 2
+        else:
+            return theta, False
+        theta, ll, g, H = trial, ll_trial, g_trial, H_trial
+    return theta, False
 
 
 def fit_mle(y: np.ndarray, X: np.ndarray, start: np.ndarray | None = None, prior_sd: float | None = None,
             n_levels: int = 1) -> tuple[np.ndarray, float, bool]:
-    """Maximise the (penalised) log-likelihood with L-BFGS-B; returns ``(theta, loglik, converged)``
-    where ``loglik`` is the unpenalised log-likelihood at the optimum."""
+    """Maximise the (penalised) log-likelihood; returns ``(theta, loglik, converged)`` where ``loglik``
+    is the unpenalised log-likelihood at the optimum.
+
+    Newton's method with the analytic Hessian (a handful of iterations); when the optimum lies on a
+    bound of the box (e.g. no self-excitation, alpha = 0) L-BFGS-B takes over from the last iterate.
+    """
     k = X.shape[1]
     if start is None:
         start = np.zeros(k + 2)
         start[0] = np.log(max(y.mean(), 1e-3) * 0.5)
         start[k], start[k + 1] = 0.5, 0.5
-    bounds = [(-30.0, 30.0)] * k + [(0.0, ALPHA_MAX), BETA_BOUNDS]
+    theta, converged = _newton(np.asarray(start, float), y, X, prior_sd, n_levels)
+    if not converged:
+        def objective(th):
+            ll, g, _ = _loglik_terms(th, y, X, prior_sd, n_levels)
+            return -ll, -g
 
-    def objective(theta):
-        ll, g = penalised_loglik_and_grad(theta, y, X, prior_sd, n_levels)
-        return -ll, -g
-
-    res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-7})
-    if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
+        res = optimize.minimize(objective, theta, jac=True, method="L-BFGS-B", bounds=_bounds(k),
+                                options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-7})
+        theta, converged = res.x, bool(res.success)
+    if not np.all(np.isfinite(theta)) or not np.isfinite(_loglik_terms(theta, y, X)[0]):
         raise ModelFitError("hawkes: the likelihood maximisation diverged")
-    return res.x, loglik_and_grad(res.x, y, X)[0], bool(res.success)
+    return theta, loglik_and_grad(theta, y, X)[0], converged
 
 
 def observed_information(theta: np.ndarray, y: np.ndarray, X: np.ndarray, prior_sd: float | None = None
                          ) -> np.ndarray:
-    """Negative Hessian of the (penalised) log-likelihood by central differences of the analytic gradient."""
-    n = len(theta)
-    H = np.empty((n, n))
-    for i in range(n):
-        h = 1e-5 * max(1.0, abs(theta[i]))
-        e = np.zeros(n)
-        e[i] = h
-        H[i] = (penalised_loglik_and_grad(theta + e, y, X, prior_sd)[1]
-                - penalised_loglik_and_grad(theta - e, y, X, prior_sd)[1]) / (2 * h)
-    return -(H + H.T) / 2
+    """Negative analytic Hessian of the (penalised) log-likelihood."""
+    return -_loglik_terms(theta, y, X, prior_sd, hessian=True)[2]
 
 
 def standard_errors(theta: np.ndarray, y: np.ndarray, X: np.ndarray, prior_sd: float | None = None
@@ -149,8 +220,8 @@ def simulate(theta: np.ndarray, X: np.ndarray, R0: float, y_last: float, n_paths
 class Hawkes(Forecaster):
     """Discrete-time self-exciting count model (exponential kernel); see the module docstring.
 
-    Fitted by exact maximum likelihood with an analytic gradient (L-BFGS-B); standard errors from the
-    observed information. ``effect_prior_sd`` puts a weak N(0, sd^2) prior on the trigger effects
+    Fitted by exact maximum likelihood (Newton's method with the analytic Hessian); standard errors
+    from the observed information. ``effect_prior_sd`` puts a weak N(0, sd^2) prior on the trigger effects
     (penalised likelihood; ``None`` for plain MLE) so an effect whose trigger days hold no attacks stays
     finite. Forecasts simulate ``n_paths`` paths conditioned on the observed history.
     ``background_segments`` sets the piecewise-constant alternative used to test a constant vs a
@@ -173,27 +244,26 @@ class Hawkes(Forecaster):
         self.warm_start = warm_start
         self.random_state = random_state
 
-    def _design(self, index, triggers) -> pd.DataFrame:
-        trig = TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life,
-                             self.trigger_lag)(index, triggers)
-        return pd.concat([pd.DataFrame({"log_baseline": 1.0}, index=index), trig], axis=1)
+    def _design(self, index, triggers) -> tuple[np.ndarray, list[str]]:
+        """Columns of mu_t's regression: the intercept ``log_baseline`` and ``effect_<kind>``."""
+        trig = TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life, self.trigger_lag)
+        return np.column_stack([np.ones(len(index)), trig.matrix(index, triggers)]), ["log_baseline", *trig.names]
 
     def _fit(self, counts, triggers):
         y = counts.to_numpy().astype(float)
         if y.sum() == 0:
             raise ModelFitError("hawkes: no attacks in the training window; nothing to fit")
-        X = self._design(counts.index, triggers)
-        varying = (X.std(axis=0) > 1e-12) | (X.columns == "log_baseline")
-        self.columns_ = list(X.columns[varying])
-        self.dropped_ = [c for c in X.columns if not varying[c]]
-        start = None
-        if self.warm_start and getattr(self, "theta_", None) is not None and \
-                list(getattr(self, "_theta_columns", [])) == self.columns_:
-            start = self.theta_
-        self.theta_, self.loglik_, self.converged_ = fit_mle(y, X[self.columns_].to_numpy(), start,
-                                                             self.effect_prior_sd)
-        self._theta_columns = list(self.columns_)
-        self._fit_data = (counts, triggers)  # summary() and background_test() describe the fitted data
+        X, names = self._design(counts.index, triggers)
+        varying = X.std(axis=0) > 1e-12
+        varying[0] = True
+        columns = [c for c, v in zip(names, varying) if v]
+        start = self.theta_ if self.warm_start and getattr(self, "columns_", None) == columns else None
+        self.columns_ = columns
+        self.dropped_ = [c for c, v in zip(names, varying) if not v]
+        self._used = varying
+        X = X[:, varying]
+        self.theta_, self.loglik_, self.converged_ = fit_mle(y, X, start, self.effect_prior_sd)
+        self._fit_data = (counts.index, y, X)  # summary() and background_test() describe the fitted data
         self._update(counts, triggers)
         self.stderr_ = None  # computed on demand by summary()
         self._background_test = None
@@ -222,10 +292,10 @@ class Hawkes(Forecaster):
         return out
 
     def _forecast(self, index, future_triggers, n_paths):
-        full = self.counts_.index.append(index)
-        X = self._design(full, self._all_triggers(future_triggers))[self.columns_].iloc[len(self.counts_):]
+        # features on the forecast days alone equal those of the full history (decay carries over)
+        X = self._design(index, self._all_triggers(future_triggers))[0][:, self._used]
         rng = np.random.default_rng(self.rng_.integers(2**63))
-        paths = simulate(self.theta_, X.to_numpy(), *self.state_, int(n_paths or self.n_paths), rng)
+        paths = simulate(self.theta_, X, *self.state_, int(n_paths or self.n_paths), rng)
         return SampleCountForecast(index, paths)
 
     def background_test(self) -> dict[str, float]:
@@ -236,9 +306,7 @@ class Hawkes(Forecaster):
         shifts of the background, not self-excitation, drive the clustering.
         """
         if self._background_test is None:
-            counts, triggers = self._fit_data
-            y = counts.to_numpy().astype(float)
-            X = self._design(counts.index, triggers)[self.columns_].to_numpy()
+            _, y, X = self._fit_data
             k = max(int(self.background_segments), 2)
             seg = np.minimum((np.arange(len(y)) * k) // len(y), k - 1)
             dummies = (seg[:, None] == np.arange(k)[None, :]).astype(float)
@@ -254,9 +322,7 @@ class Hawkes(Forecaster):
         return self._background_test
 
     def _summary(self):
-        counts, triggers = self._fit_data
-        y = counts.to_numpy().astype(float)
-        X = self._design(counts.index, triggers)[self.columns_].to_numpy()
+        index, y, X = self._fit_data
         if self.stderr_ is None:
             self.stderr_ = standard_errors(self.theta_, y, X, self.effect_prior_sd)
         se = self.stderr_
@@ -275,7 +341,7 @@ class Hawkes(Forecaster):
                 "background_lr_stat": bt["lr_stat"], "background_df": bt["df"],
                 "background_p_value": bt["p_value"],
                 "adjacency_time_varying_background": bt["adjacency_time_varying"],
-                "fitted": pd.Series(intensity(self.theta_, y, X), index=counts.index)}
+                "fitted": pd.Series(intensity(self.theta_, y, X), index=index)}
         if self.adjacency_ >= 0.9:
             log.warning("hawkes: branching ratio %.2f is near or above 1 (non-stationary); with a time-varying "
                         "background it is %.2f (LR test p=%.3g)", self.adjacency_, bt["adjacency_time_varying"],

@@ -120,6 +120,19 @@ def test_no_leakage_from_later_triggers(encoding, lag):
     assert nothing_known.eq(0).all().all() and full.gt(0).any().any()
 
 
+@pytest.mark.parametrize("encoding", ["impulse", "decay", "step"])
+def test_features_of_a_late_window_equal_the_full_history_rows(encoding):
+    """Models build features for the forecast days alone: triggers before the window carry over."""
+    rng = np.random.default_rng(3)
+    index = pd.date_range("2024-01-01", periods=200, freq="D")
+    dates = index[0] + pd.to_timedelta(rng.integers(-20, 210, size=40), unit="D")
+    triggers = pd.DataFrame({"date": dates, "kind": rng.choice(list(TRIGGER_KINDS), size=40)})
+    full = trigger_features(index, triggers, encoding=encoding, lag=1)
+    for start in (1, 37, 150):
+        late = trigger_features(index[start:], triggers, encoding=encoding, lag=1)
+        np.testing.assert_allclose(late.to_numpy(), full.to_numpy()[start:], rtol=1e-12, atol=1e-12)
+
+
 def test_known_until_on_the_real_calendar(data_dir):
     triggers = load_triggers(data_dir / "triggers.csv")
     index = pd.date_range("2023-10-17", "2024-12-31", freq="D")

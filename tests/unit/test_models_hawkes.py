@@ -11,7 +11,16 @@ import pytest
 
 from forecast import trigger_features
 from forecast.models import Hawkes
-from forecast.models.hawkes import excitation_states, intensity, loglik_and_grad, simulate
+from forecast.models.hawkes import (
+    _bounds,
+    excitation_states,
+    fit_mle,
+    intensity,
+    loglik_and_grad,
+    observed_information,
+    penalised_loglik_and_grad,
+    simulate,
+)
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -69,15 +78,84 @@ def test_loglik_equals_brute_force_and_gradient_equals_finite_differences(seed):
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(grad)))
 
 
+@pytest.mark.parametrize("prior_sd", [None, 0.7])
+def test_hessian_equals_finite_differences_of_the_gradient(prior_sd):
+    rng = np.random.default_rng(11)
+    X = _design(200, 11)
+    theta = np.array([np.log(0.4), 0.3, -0.2, 0.5, 0.8])
+    y = simulate(theta, X, 0.0, 0.0, 1, rng)[0].astype(float)
+    th = theta + rng.normal(0, 0.05, size=len(theta))
+    H = -observed_information(th, y, X, prior_sd)
+    fd = np.empty_like(H)
+    for i in range(len(th)):
+        h = 1e-6 * max(1.0, abs(th[i]))
+        e = np.zeros_like(th)
+        e[i] = h
+        fd[i] = (penalised_loglik_and_grad(th + e, y, X, prior_sd)[1]
+                 - penalised_loglik_and_grad(th - e, y, X, prior_sd)[1]) / (2 * h)
+    np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(H)))
+    assert np.allclose(H, H.T)
+
+
+def _lbfgsb_reference(y, X, prior_sd):
+    """scipy's L-BFGS-B on the same objective, tight tolerances: the reference optimum."""
+    from scipy import optimize
+
+    def objective(th):
+        ll, g = penalised_loglik_and_grad(th, y, X, prior_sd)
+        return -ll, -g
+
+    start = np.r_[np.log(y.mean() * 0.5), np.zeros(X.shape[1] - 1), 0.5, 0.5]
+    res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=_bounds(X.shape[1]),
+                            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    return res.x, -res.fun
+
+
+@pytest.mark.parametrize("seed,prior_sd", [(0, None), (1, 1.0), (2, 0.5)])
+def test_newton_fit_reaches_the_reference_optimum(seed, prior_sd):
+    X = _design(400, seed)
+    truth = np.array([np.log(0.3), 0.5, -0.4, 0.6, 0.7])
+    if prior_sd is None:  # without the prior a rare impulse trigger on attack-free days is not identified
+        X, truth = X[:, :2], truth[[0, 1, 3, 4]]
+    y = simulate(truth, X, 0.0, 0.0, 1, np.random.default_rng(seed + 50))[0].astype(float)
+    theta, ll, converged = fit_mle(y, X, None, prior_sd)
+    ref, ref_obj = _lbfgsb_reference(y, X, prior_sd)
+    assert converged
+    # the optimum is at least as good as the reference and has a zero gradient
+    assert penalised_loglik_and_grad(theta, y, X, prior_sd)[0] >= ref_obj - 1e-9
+    np.testing.assert_allclose(theta, ref, atol=1e-4)
+    assert np.max(np.abs(penalised_loglik_and_grad(theta, y, X, prior_sd)[1])) < 1e-8
+    assert ll == pytest.approx(loglik_and_grad(theta, y, X)[0], rel=1e-12)
+
+
+def test_fit_with_no_self_excitation_puts_the_adjacency_on_its_bound(monkeypatch):
+    """An attack every other day is anti-clustered: the MLE of alpha is 0, on the bound, so Newton
+    hands over to L-BFGS-B; the fit matches the reference optimum and the baseline is the mean."""
+    import forecast.models.hawkes as hk
+
+    newton_results = []
+    newton = hk._newton
+    monkeypatch.setattr(hk, "_newton", lambda *a, **k: newton_results.append(newton(*a, **k)) or newton_results[-1])
+    y = np.tile([1.0, 0.0], 150)
+    X = np.ones((300, 1))
+    theta, _, converged = fit_mle(y, X)
+    ref, ref_obj = _lbfgsb_reference(y, X, None)
+    assert converged and newton_results[-1][1] is False  # the fallback ran
+    assert penalised_loglik_and_grad(theta, y, X, None)[0] >= ref_obj - 1e-8
+    assert theta[-2] < 1e-6
+    assert np.exp(theta[0]) == pytest.approx(0.5, rel=1e-4)
+
+
 def test_excitation_states_match_their_definitions():
     rng = np.random.default_rng(5)
     y = rng.poisson(1.0, 60).astype(float)
     beta = 0.8
-    R, D = excitation_states(y, beta)
+    R, D, E = excitation_states(y, beta, second=True)
     for t in range(len(y)):
         s = np.arange(t)
         assert R[t] == pytest.approx(np.sum(np.exp(-beta * (t - 1 - s)) * y[s]), abs=1e-10)
         assert D[t] == pytest.approx(np.sum((t - 1 - s) * np.exp(-beta * (t - 1 - s)) * y[s]), abs=1e-9)
+        assert E[t] == pytest.approx(np.sum((t - 1 - s) ** 2 * np.exp(-beta * (t - 1 - s)) * y[s]), abs=1e-8)
 
 
 def test_parameter_recovery_from_a_long_simulation():
