@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import gammaln
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -125,25 +125,43 @@ class IndependentCountForecast(CountForecast):
         return self._totals[window]
 
 
+def _truncated_pmf(logpmf, guess: int) -> np.ndarray:
+    """pmf on 0..K from ``logpmf(k)``, K the first count whose upper tail is at most 1e-10 (plus one),
+    doubling the support from ``guess`` until the tail fits."""
+    size = max(int(guess), 8)
+    while True:
+        p = np.exp(logpmf(np.arange(size)))
+        tail = 1.0 - np.cumsum(p)
+        small = np.flatnonzero(tail <= _TAIL)
+        if len(small):
+            return p[: min(small[0] + 2, size)]
+        size *= 2
+
+
 def poisson_pmfs(means: np.ndarray) -> list[np.ndarray]:
-    """Truncated Poisson pmfs (tail mass below 1e-10 dropped) for each mean."""
-    out = []
-    for m in np.asarray(means, float):
-        kmax = int(stats.poisson.isf(_TAIL, max(m, 1e-12))) + 1
-        out.append(stats.poisson.pmf(np.arange(kmax + 1), max(m, 1e-12)))
+    """Truncated Poisson pmfs (tail mass below 1e-10 dropped) for each mean:
+    log p(k) = k log m - m - log k!."""
+    out, done = [], {}
+    for m in np.maximum(np.asarray(means, float), 1e-12):
+        if m not in done:  # equal means (e.g. a flat rate) share one pmf
+            done[m] = _truncated_pmf(lambda k, m=m: k * np.log(m) - m - gammaln(k + 1.0),
+                                     m + 12 * np.sqrt(m) + 20)
+        out.append(done[m])
     return out
 
 
 def negbin_pmfs(means: np.ndarray, alpha: float) -> list[np.ndarray]:
-    """NB2 pmfs with mean m and variance m + alpha m^2."""
+    """NB2 pmfs with mean m and variance m + alpha m^2: with n = 1/alpha and p = n/(n + m),
+    log p(k) = log Gamma(k + n) - log Gamma(n) - log k! + n log p + k log(1 - p)."""
     if alpha <= 1e-10:
         return poisson_pmfs(means)
     n = 1.0 / alpha
     out = []
-    for m in np.asarray(means, float):
-        p = n / (n + max(m, 1e-12))
-        kmax = int(stats.nbinom.isf(_TAIL, n, p)) + 1
-        out.append(stats.nbinom.pmf(np.arange(kmax + 1), n, p))
+    for m in np.maximum(np.asarray(means, float), 1e-12):
+        p = n / (n + m)
+        out.append(_truncated_pmf(
+            lambda k, p=p: gammaln(k + n) - gammaln(n) - gammaln(k + 1.0) + n * np.log(p) + k * np.log1p(-p),
+            m + 12 * np.sqrt(m + alpha * m * m) + 20))
     return out
 
 
@@ -171,9 +189,8 @@ class SampleCountForecast(CountForecast):
         n = len(x)
         m, v = float(x.mean()), float(x.var())
         ref = (negbin_pmfs([m], (v - m) / m**2) if m > 0 and v > m else poisson_pmfs([max(m, 1e-3)]))[0]
-        emp = np.bincount(x) / n
-        size = max(len(emp), len(ref))
-        p = np.pad(emp, (0, size - len(emp))) * n / (n + 1) + np.pad(ref, (0, size - len(ref))) / (n + 1)
+        p = np.bincount(x, minlength=len(ref)) / (n + 1.0)
+        p[: len(ref)] += ref / (n + 1.0)
         return p / p.sum()
 
     def daily_pmf(self, step: int) -> np.ndarray:
