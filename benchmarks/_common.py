@@ -9,6 +9,7 @@ import os
 import platform
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +101,21 @@ def table(rows: list[dict], columns: list[str] | None = None, floatfmt: dict | N
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+@contextmanager
+def counting_calls(module, name: str):
+    """Count calls of ``module.name`` inside the block (and those passing ``hessian=True``)."""
+    original = getattr(module, name)
+    calls = {"n": 0, "hessian": 0}
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        calls["hessian"] += bool(kwargs.get("hessian"))
+        return original(*args, **kwargs)
+
+    setattr(module, name, counted)
+    try:
+        yield calls
+    finally:
+        setattr(module, name, original)

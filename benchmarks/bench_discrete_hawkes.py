@@ -20,7 +20,7 @@ import warnings  # noqa: E402
 
 import statsmodels.api as sm  # noqa: E402
 
-from _common import header, interleaved, load_shipped, median, repeat, table, verdict  # noqa: E402
+from _common import counting_calls, header, interleaved, load_shipped, median, repeat, table, verdict  # noqa: E402
 from forecast.models import Hawkes  # noqa: E402
 from forecast.models import hawkes as hk  # noqa: E402
 from forecast.models.base import _check_counts  # noqa: E402
@@ -72,19 +72,8 @@ def main() -> None:
     print()
 
     # ---- evaluations per fit and cost of one loglik + gradient ------------------------------
-    calls = {"n": 0, "hessian": 0}
-    original = hk._loglik_terms
-
-    def counting(*a, **kw):
-        calls["n"] += 1
-        calls["hessian"] += bool(kw.get("hessian"))
-        return original(*a, **kw)
-
-    hk._loglik_terms = counting
-    try:
+    with counting_calls(hk, "_loglik_terms") as calls:
         hk.fit_mle(y, X, None, prior)
-    finally:
-        hk._loglik_terms = original
     glm_iter = int(glm_fit().fit_history["iteration"])
     theta = model.theta_
     n_inner = 200

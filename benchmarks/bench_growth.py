@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import forecast  # noqa: E402
-from _common import EVENTS, header, load_shipped, repeat, table, verdict  # noqa: E402
+from _common import EVENTS, counting_calls, header, load_shipped, repeat, table, verdict  # noqa: E402
 from forecast.data.events import PROJECT_COLUMNS  # noqa: E402
 from forecast.evaluate import run_backtest  # noqa: E402
 from forecast.models import Hawkes, PoissonGLM  # noqa: E402
@@ -122,22 +122,11 @@ def main() -> None:
         reps = REPEATS.get(k, 3)
         fit_t[k] = min(repeat(lambda: Hawkes().fit(c_k, tr_k), reps, warmup=1))
         model = Hawkes().fit(c_k, tr_k)
-        X = model._design(c_k.index, model.triggers_)[model.columns_].to_numpy()
-        y = c_k.to_numpy().astype(float)
+        _, y, X = model._fit_data
         inner = max(1, 200 // k)
         llg_t[k] = min(repeat(lambda: [hk.loglik_and_grad(model.theta_, y, X) for _ in range(inner)], 7)) / inner
-        n_calls = {"n": 0}
-        original = hk.penalised_loglik_and_grad
-
-        def counting(*a, _o=original, **kw):
-            n_calls["n"] += 1
-            return _o(*a, **kw)
-
-        hk.penalised_loglik_and_grad = counting
-        try:
+        with counting_calls(hk, "_loglik_terms") as n_calls:
             hk.fit_mle(y, X, None, model.effect_prior_sd)
-        finally:
-            hk.penalised_loglik_and_grad = original
         evals[k] = n_calls["n"]
         print(f"  (a) {k:>3}x: {days[k]} days, {int(y.sum())} events: fit {fit_t[k]:.3f} s "
               f"({evals[k]} loglik evaluations), loglik+grad {llg_t[k] * 1e3:.3f} ms; "
