@@ -154,8 +154,7 @@ class PoissonGLM(Forecaster):
         return rng.poisson(mean)
 
     def _forecast(self, index, future_triggers, n_paths):
-        full = self.counts_.index.append(index)
-        exog = self._exog(full, self._all_triggers(future_triggers)).iloc[len(self.counts_):]
+        exog = self._exog(index, self._all_triggers(future_triggers))  # decay features carry over: no history needed
         hist_names = history_names(self.n_lags, self.rolling_days, self.days_since_last)
         beta = pd.Series(self._beta, index=self.columns_)
         b_exog = beta.reindex(exog.columns).fillna(0.0).to_numpy()
