@@ -22,6 +22,7 @@ from scipy.special import gammaln
 from forecast.errors import ModelFitError
 from forecast.models.base import FitSummary, Forecaster, SampleCountForecast
 from forecast.models.features import TriggerDesign
+from forecast.models.newton import newton_maximise
 
 log = logging.getLogger(__name__)
 
@@ -106,49 +107,6 @@ def _bounds(k: int) -> list[tuple[float, float]]:
     return [(-30.0, 30.0)] * k + [(0.0, ALPHA_MAX), BETA_BOUNDS]
 
 
-def _newton(theta, y, X, prior_sd, n_levels, max_iter: int = 40) -> tuple[np.ndarray, bool]:
-    """Damped Newton ascent on the penalised log-likelihood from ``theta``.
-
-    Each step solves (-H + tau I) d = g with the smallest tau >= 0 that makes the matrix positive
-    definite, then halves it until the objective rises (Armijo) inside the box. Returns
-    ``(theta, converged)``; not converged when three steps were cut short by the box (an estimate
-    heading for a bound) or the iterations run out, in which case the caller falls back to L-BFGS-B.
-    """
-    lower, upper = np.array(_bounds(X.shape[1])).T
-    ll, g, H = _loglik_terms(theta, y, X, prior_sd, n_levels, hessian=True)
-    box_cuts = 0
-    for _ in range(max_iter):
-        A = -H
-        tau = 0.0
-        while True:
-            try:
-                L = np.linalg.cholesky(A + tau * np.eye(len(theta)))
-                break
-            except np.linalg.LinAlgError:
-                tau = max(2 * tau, 1e-6 * max(1.0, np.abs(np.diag(A)).max()))
-        d = np.linalg.solve(L.T, np.linalg.solve(L, g))
-        decrement = float(g @ d)
-        inside = (theta + d > lower) & (theta + d < upper)
-        if decrement < 1e-14 * max(1.0, abs(ll)) and inside.all():
-            return theta + d, tau == 0.0
-        step = 1.0
-        while step > 1e-10 and not np.all((theta + step * d > lower) & (theta + step * d < upper)):
-            step /= 2
-        box_cuts += step < 1.0
-        if box_cuts >= 3 or step <= 1e-10:
-            return theta, False
-        while step > 1e-10:
-            trial = theta + step * d
-            ll_trial, g_trial, H_trial = _loglik_terms(trial, y, X, prior_sd, n_levels, hessian=True)
-            if np.isfinite(ll_trial) and ll_trial >= ll + 1e-4 * step * decrement:
-                break
-            step /= 2
-        else:
-            return theta, False
-        theta, ll, g, H = trial, ll_trial, g_trial, H_trial
-    return theta, False
-
-
 def fit_mle(y: np.ndarray, X: np.ndarray, start: np.ndarray | None = None, prior_sd: float | None = None,
             n_levels: int = 1) -> tuple[np.ndarray, float, bool]:
     """Maximise the (penalised) log-likelihood; returns ``(theta, loglik, converged)`` where ``loglik``
@@ -162,7 +120,9 @@ def fit_mle(y: np.ndarray, X: np.ndarray, start: np.ndarray | None = None, prior
         start = np.zeros(k + 2)
         start[0] = np.log(max(y.mean(), 1e-3) * 0.5)
         start[k], start[k + 1] = 0.5, 0.5
-    theta, converged = _newton(np.asarray(start, float), y, X, prior_sd, n_levels)
+    lower, upper = np.array(_bounds(k)).T
+    theta, converged, _ = newton_maximise(
+        lambda th: _loglik_terms(th, y, X, prior_sd, n_levels, hessian=True), np.asarray(start, float), lower, upper)
     if not converged:
         def objective(th):
             ll, g, _ = _loglik_terms(th, y, X, prior_sd, n_levels)

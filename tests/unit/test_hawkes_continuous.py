@@ -28,13 +28,17 @@ rounded to 4 decimals and hard-coded so the test does not depend on any simulato
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import optimize
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from forecast.errors import ForecastInputError, ModelFitError
+from forecast.models import hawkes_continuous
 from forecast.models.base import FitSummary, SampleCountForecast
 from forecast.models.hawkes_continuous import (
     HawkesContinuous,
@@ -46,6 +50,8 @@ from forecast.models.hawkes_continuous import (
     fit_mle,
     loglik,
     loglik_and_grad,
+    loglik_terms,
+    observed_information,
     simulate_daily_counts,
     simulate_timestamps,
     time_rescaling,
@@ -116,10 +122,12 @@ def test_loglik_brute_force_random_and_capped_rows():
 
 
 def _direct_sums(t, beta):
+    """A, B, E = sums over earlier events of lag^k e^{-beta lag}, k = 0, 1, 2, by an O(n^2) double sum."""
     lags = t[:, None] - t[None, :]
     earlier = np.tril(np.ones(lags.shape, bool), -1)
-    e = np.where(earlier, np.exp(-beta * np.where(earlier, lags, 0.0)), 0.0)
-    return e.sum(1), (e * np.where(earlier, lags, 0.0)).sum(1)
+    lags = np.where(earlier, lags, 0.0)
+    e = np.where(earlier, np.exp(-beta * lags), 0.0)
+    return e.sum(1), (e * lags).sum(1), (e * lags**2).sum(1)
 
 
 def _bursts(rng):
@@ -136,19 +144,21 @@ def _bursts(rng):
     ("bursts", 300.0, True),
 ])
 def test_excitation_sums_match_direct_sums(monkeypatch, case, beta, general):
-    import forecast.models.hawkes_continuous as hc
     rng = np.random.default_rng(4)
     t = np.sort(rng.uniform(0, 3000.0, 700)) if case == "uniform" else _bursts(rng)
     calls = []
-    monkeypatch.setattr(hc, "_rows", lambda *a: calls.append(1) or _rows(*a))
-    A, B = excitation_sums(t, beta)
+    monkeypatch.setattr(hawkes_continuous, "_rows", lambda *a: calls.append(1) or _rows(*a))
+    A, B, E = excitation_sums(t, beta, order=2)
     assert bool(calls) == general
-    A_ref, B_ref = _direct_sums(t, beta)
-    # tiny terms carry the rounding of t_i - t_j times beta (conditioning), and never matter next to mu
+    A_ref, B_ref, E_ref = _direct_sums(t, beta)
+    # tiny terms carry the rounding of t_i - t_j times beta (conditioning), and never matter next to mu;
+    # B and E expand (t_i - t_j)^k around the row's first event, which costs a few more digits
     np.testing.assert_allclose(A, A_ref, rtol=1e-10, atol=1e-100)
     np.testing.assert_allclose(B, B_ref, rtol=1e-9, atol=1e-100)
-    A_only, none = excitation_sums(t, beta, with_lag=False)
-    assert none is None and np.array_equal(A_only, A)
+    np.testing.assert_allclose(E, E_ref, rtol=1e-8, atol=1e-100)
+    for order in (0, 1):
+        lower = excitation_sums(t, beta, order=order)
+        assert len(lower) == order + 1 and all(np.array_equal(M, ref) for M, ref in zip(lower, (A, B)))
 
 
 @pytest.mark.parametrize("params", [(0.5, 0.6, 1.5), (0.2, 0.3, 20.0), (0.8, 0.1, 0.05)])
@@ -162,6 +172,23 @@ def test_gradient_matches_central_differences(long_path, params):
         e[i] = h
         fd[i] = (loglik(np.add(params, e), t, T) - loglik(np.subtract(params, e), t, T)) / (2 * h)
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("params", [(0.5, 0.6, 1.5), (0.2, 0.3, 20.0), (0.8, 0.1, 0.05), (0.4, 1.2, 400.0)])
+def test_hessian_matches_differences_of_the_gradient(long_path, params):
+    t, T = long_path
+    ll, g, H = loglik_terms(params, t, T, order=2)
+    assert (ll, g.tolist()) == (loglik(params, t, T), loglik_and_grad(params, t, T)[1].tolist())
+    fd = np.empty((3, 3))
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = 1e-5 * params[i]
+        fd[:, i] = (loglik_and_grad(np.add(params, e), t, T)[1] - loglik_and_grad(np.subtract(params, e), t, T)[1]) / (
+            2 * e[i])
+    np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-7 * np.abs(H).max())
+    assert np.array_equal(H, H.T)
+    free = [True, False, True]
+    np.testing.assert_array_equal(observed_information(params, t, T, free), -H[np.ix_(free, free)])
 
 
 def test_extreme_decay_is_finite():
@@ -218,9 +245,70 @@ def test_fit_timestamps_validates_input():
     assert model.loglik_ == pytest.approx(REF_FREE["loglik"], rel=1e-6)
 
 
+def _lbfgsb_reference(t, T, start):
+    """Tight L-BFGS-B (scipy) maximum over (log mu, alpha, log beta) with the analytic gradient."""
+    def objective(z):
+        p = np.array([np.exp(z[0]), z[1], np.exp(z[2])])
+        ll, g = loglik_and_grad(p, t, T)
+        return -ll, -g * [p[0], 1.0, p[2]]
+
+    res = optimize.minimize(objective, [np.log(start[0]), start[1], np.log(start[2])], jac=True, method="L-BFGS-B",
+                            bounds=[(-20, 9), (0, 5), (-9, 9)], options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 5000})
+    return np.array([np.exp(res.x[0]), res.x[1], np.exp(res.x[2])]), -res.fun
+
+
+def _no_fallback(*args, **kwargs):
+    raise AssertionError("L-BFGS-B fallback used")
+
+
+def _path_with_decay(decay):
+    return simulate_timestamps(0.5, 0.6, decay, end_time=800.0, rng=np.random.default_rng(int(10 * decay)))
+
+
+@pytest.mark.parametrize("decay", [0.1, 1.0, 10.0])
+def test_newton_reaches_the_lbfgsb_optimum(monkeypatch, decay):
+    truth = (0.5, 0.6, decay)
+    t = _path_with_decay(decay)
+    ref_params, ref_ll = _lbfgsb_reference(t, 800.0, truth)
+    monkeypatch.setattr(hawkes_continuous, "optimize", SimpleNamespace(minimize=_no_fallback))
+    params, ll, converged, n_eval = fit_mle(t, 800.0)
+    assert converged and n_eval <= 14  # 4 start + about 5 Newton + 1 final
+    assert ll >= ref_ll - 1e-10 * abs(ref_ll)
+    np.testing.assert_allclose(params, ref_params, rtol=1e-5)
+    assert ll == loglik(params, t, 800.0)
+    model = HawkesContinuous().fit_timestamps(t, 800.0)  # recovery within 3 (analytic) standard errors
+    for name, true_value, est in zip(("baseline", "adjacency", "decay"), truth, params):
+        assert abs(est - true_value) < 3 * model.stderr_[name], (name, est, model.stderr_[name])
+
+
+@pytest.mark.parametrize("decay, poor_start", [(0.1, 30.0), (1.0, 0.01)])
+def test_start_avoids_poor_local_optima(decay, poor_start):
+    """These paths have poor local optima: Newton started at a decay far above the data's scale ends on
+    the alpha -> 0 plateau, far below it in a slow, trend-like kernel. The default start does not."""
+    t = _path_with_decay(decay)
+    rate = len(t) / 800.0
+    best = fit_mle(t, 800.0)[1]
+    assert fit_mle(t, 800.0, start=(rate / 2, 0.5, poor_start * rate))[1] < best - 5.0
+
+
+def test_fit_mle_falls_back_to_lbfgsb_on_the_bound(monkeypatch):
+    # more regular than a Poisson process: the maximum has no excitation, alpha = 0 on the bound
+    t = (np.arange(300) + 0.5 + np.random.default_rng(2).uniform(-0.2, 0.2, 300)) * 4 / 3
+    calls = []
+    monkeypatch.setattr(hawkes_continuous, "optimize", SimpleNamespace(
+        minimize=lambda *a, **k: calls.append(1) or optimize.minimize(*a, **k)))
+    params, ll, converged, _ = fit_mle(t, 400.0)
+    assert calls and converged and params[1] == 0.0
+    assert params[0] == pytest.approx(0.75, rel=1e-6)  # the Poisson MLE n / T
+    assert ll == pytest.approx(300 * np.log(0.75) - 300, rel=1e-12)
+    model = HawkesContinuous().fit_timestamps(t, 400.0)
+    assert model.stderr_["baseline"] == pytest.approx(0.75 / np.sqrt(300), rel=1e-6)
+    assert np.isnan(model.stderr_["adjacency"]) and np.isnan(model.stderr_["decay"])
+
+
 def test_fit_mle_adjacency_on_the_bound():
     t = np.sort(np.random.default_rng(6).uniform(0, 500.0, 400))  # Poisson: no excitation
-    params, ll, ok, _ = fit_mle(t, 500.0, decay=2.0)
+    params, *_ = fit_mle(t, 500.0, decay=2.0)
     assert params[1] < 0.05 and params[0] == pytest.approx(0.8 * (1 - params[1]), rel=0.1)
 
 
