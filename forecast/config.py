@@ -69,6 +69,7 @@ class BacktestConfig:
     periods: List[PeriodConfig] = field(default_factory=list)
     horizons: List[int] = field(default_factory=lambda: [1, 7, 14])
     refit_every: int = 7
+    refit_on_surprise: bool = False  # also refit when the new days are surprising (CUSUM of PIT normal scores)
     min_train_days: int = 14
     n_paths: int = 1000
     reference: bool = True  # also score climatology at the same origins (skill)

@@ -211,7 +211,8 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
     if cfg.backtest.enabled:
         bt_cfg = cfg.backtest
         origins = backtest_origins(counts.index, OmegaConf.to_container(bt_cfg.periods), bt_cfg.min_train_days)
-        kwargs = dict(refit_every=bt_cfg.refit_every, n_paths=bt_cfg.n_paths, seed=cfg.seed)
+        kwargs = dict(refit_every=bt_cfg.refit_every, refit_on_surprise=bt_cfg.refit_on_surprise,
+                      n_paths=bt_cfg.n_paths, seed=cfg.seed)
         thresholds = list(cfg.risk.thresholds)
         with _timed(timings, "backtest"):
             bt, info = run_backtest(model, counts, data.triggers, origins, list(bt_cfg.horizons), thresholds,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 from sklearn.base import clone
 from tqdm import tqdm
 
@@ -38,16 +39,55 @@ def backtest_origins(index: pd.DatetimeIndex, periods: list[dict], min_train_day
     return origins
 
 
+class SurpriseCusum:
+    """Two-sided CUSUM of how surprising newly observed days are under the forecasts of the current fit.
+
+    Each day's count y gets the normal score of its mid-PIT under its predictive pmf p (cdf F),
+    w = Phi^{-1}(F(y - 1) + p(y) / 2); w has mean about 0 and variance at most 1 when the forecasts are
+    calibrated (below 1 for counts, so false alarms are rarer than for a continuous series). Page's
+    CUSUM S+ <- max(0, S+ + w - k), S- <- max(0, S- - w - k) raises an alarm when S+ or S- exceeds h.
+    The textbook choice k = 0.5, h = 5 (not tuned on any data) detects a shift of w's mean by one
+    standard deviation in about 10 days, with about 900 days between false alarms on each side.
+    """
+
+    def __init__(self, allowance: float = 0.5, threshold: float = 5.0):
+        self.allowance, self.threshold = allowance, threshold
+        self.reset()
+
+    def reset(self) -> None:
+        self.upper = self.lower = 0.0
+
+    @property
+    def alarm(self) -> bool:
+        return max(self.upper, self.lower) > self.threshold
+
+    def observe(self, fc, observed: np.ndarray) -> None:
+        """Add the days after ``fc``'s origin (``observed[j]`` is day j + 1); days beyond the forecast's
+        horizon have no predictive distribution to judge them and raise the alarm."""
+        if len(observed) > fc.horizon:
+            self.upper = np.inf
+            return
+        for step, y in enumerate(observed, start=1):
+            p = fc.daily_pmf(step)
+            mid = p[:y].sum() + (p[y] / 2 if y < len(p) else 0.0)
+            w = float(ndtri(np.clip(mid, 1e-12, 1 - 1e-12)))
+            self.upper = max(0.0, self.upper + w - self.allowance)
+            self.lower = max(0.0, self.lower - w - self.allowance)
+
+
 def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | None,
                  origins: pd.DatetimeIndex, horizons: list[int], thresholds: list[int], *,
-                 refit_every: int = 7, n_paths: int = 1000, seed: int = 0, progress: bool | None = None
-                 ) -> tuple[pd.DataFrame, dict]:
+                 refit_every: int = 7, refit_on_surprise: bool = False, n_paths: int = 1000, seed: int = 0,
+                 progress: bool | None = None) -> tuple[pd.DataFrame, dict]:
     """Fit on data up to each origin, forecast ``max(horizons)`` days, score the totals.
 
-    The model is refitted every ``refit_every`` origins and in between conditioned on the new days
-    with its parameters kept (``update``). Only data and triggers dated on or before an origin reach
-    the model fitted there. Returns one row per origin x horizon (see ``backtest.csv``) and a dict of
-    counts (fits, failed origins, non-converged fits).
+    The model is refitted once ``refit_every`` origins have passed since its last fit and in between
+    conditioned on the new days with its parameters kept (``update``). With ``refit_on_surprise`` it is
+    also refitted as soon as the days observed since the last fit are surprising under its own
+    forecasts (``SurpriseCusum`` of each new day under the previous origin's forecast). Only data and
+    triggers dated on or before an origin reach the model fitted there, or decide whether it is
+    refitted. Returns one row per origin x horizon (see ``backtest.csv``) and a dict of counts (fits,
+    surprise refits, failed origins, non-converged fits).
     """
     if refit_every < 1:
         raise ForecastInputError(f"refit_every must be >= 1, got {refit_every}", column="backtest.refit_every")
@@ -58,26 +98,34 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
     hmax = max(horizons)
     y = counts.to_numpy()
     pos = {d: i for i, d in enumerate(counts.index)}
-    rows, info = [], {"fits": 0, "failed_origins": 0, "not_converged": 0, "origins": len(origins)}
-    fitted = False
+    rows, info = [], {"fits": 0, "surprise_refits": 0, "failed_origins": 0, "not_converged": 0,
+                      "origins": len(origins)}
+    surprise = SurpriseCusum() if refit_on_surprise else None
+    fc, last_t, since_fit = None, 0, 0
     show = progress if progress is not None else sys.stderr.isatty()
-    for i, origin in enumerate(tqdm(origins, desc=f"backtest {type(model).__name__}", disable=not show,
-                                    leave=False)):
+    for origin in tqdm(origins, desc=f"backtest {type(model).__name__}", disable=not show, leave=False):
         t = pos[origin]
         train = counts.iloc[: t + 1]
+        if surprise is not None and fc is not None:
+            surprise.observe(fc, y[last_t + 1: t + 1])
+        scheduled = fc is None or since_fit >= refit_every
         try:
-            if not fitted or i % refit_every == 0:
+            if scheduled or (surprise is not None and surprise.alarm):
                 est.fit(train, triggers)
-                fitted = True
+                since_fit = 0
                 info["fits"] += 1
+                info["surprise_refits"] += int(not scheduled)
                 info["not_converged"] += int(not getattr(est, "converged_", True))
+                if surprise is not None:
+                    surprise.reset()
             else:
                 est.update(train, triggers)
-            fc = est.forecast(hmax, n_paths=n_paths)
+            since_fit += 1
+            fc, last_t = est.forecast(hmax, n_paths=n_paths), t
         except ModelFitError as e:
             info["failed_origins"] += 1
             info.setdefault("first_failure", str(e))
-            fitted = False
+            fc = None
             continue
         for h in horizons:
             if t + h >= len(y):

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.linalg import toeplitz
 from statsmodels.stats.diagnostic import acorr_ljungbox
-from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from forecast.errors import ForecastInputError, ModelFitError
@@ -36,13 +37,88 @@ def gaussian_paths(result, horizon: int, n_paths: int, rng: np.random.Generator)
     return rng.standard_normal((n_paths, horizon)) @ weights.T * np.sqrt(params["sigma2"])
 
 
+@dataclass(frozen=True)
+class ArmaSystem:
+    """The fitted state-space form of a SARIMAX model (time-invariant parts; statsmodels' notation).
+
+    z_t = design' a_t + x_t' exog_coef + eps_t,  eps_t ~ N(0, obs_var)
+    a_{t+1} = transition a_t + state_intercept + R eta_t,  R eta_t ~ N(0, state_noise_cov)
+    """
+
+    design: np.ndarray
+    transition: np.ndarray
+    state_intercept: np.ndarray
+    state_noise_cov: np.ndarray
+    obs_var: float
+    exog_coef: np.ndarray
+
+    @classmethod
+    def from_result(cls, result) -> ArmaSystem:
+        """Read the system of fitted SARIMAX results (trend 'c' or 'n': the state intercept is constant)."""
+        f = result.filter_results
+        selection, state_cov = f.selection[:, :, 0], f.state_cov[:, :, 0]
+        params = dict(zip(result.model.param_names, np.asarray(result.params)))
+        return cls(design=f.design[0, :, 0].copy(), transition=f.transition[:, :, 0].copy(),
+                   state_intercept=f.state_intercept[:, -1].copy(),
+                   state_noise_cov=selection @ state_cov @ selection.T, obs_var=float(f.obs_cov[0, 0, 0]),
+                   exog_coef=np.array([params[name] for name in result.model.exog_names or []]))
+
+    def obs_intercept(self, x: np.ndarray | None, n: int) -> np.ndarray:
+        """x_t' exog_coef for ``n`` days (zeros without regressors)."""
+        return np.zeros(n) if x is None else x @ self.exog_coef
+
+
+@dataclass(frozen=True)
+class KalmanState:
+    """Predicted state a_{T+1|T} and its covariance P_{T+1|T} after ``nobs`` observations."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    nobs: int
+
+    @classmethod
+    def from_result(cls, result) -> KalmanState:
+        return cls(result.predicted_state[:, -1].copy(), result.predicted_state_cov[:, :, -1].copy(),
+                   int(result.nobs))
+
+
+def kalman_filter(system: ArmaSystem, state: KalmanState, z: np.ndarray, x: np.ndarray | None) -> KalmanState:
+    """Condition the predicted state on new observations z_{T+1..T+n} with the parameters kept.
+
+    v = z_t - x_t' b - Z a,  F = Z P Z' + H,  K = T P Z' / F,
+    a <- T a + c + K v,  P <- T P T' + R Q R' - K K' F  (statsmodels' filter, conventional timing).
+    """
+    Z, T, c, RQR = system.design, system.transition, system.state_intercept, system.state_noise_cov
+    a, P = state.mean, state.cov
+    for z_t, d_t in zip(z, system.obs_intercept(x, len(z))):
+        PZ = P @ Z
+        F = Z @ PZ + system.obs_var
+        K = T @ PZ / F
+        a = T @ a + c + K * (z_t - d_t - Z @ a)
+        P = T @ P @ T.T + RQR - np.outer(K, K) * F
+        P = (P + P.T) / 2
+    return KalmanState(a, P, state.nobs + len(z))
+
+
+def forecast_mean(system: ArmaSystem, state: KalmanState, x: np.ndarray | None, horizon: int) -> np.ndarray:
+    """E[z_{T+j} | z_{1..T}] = Z a_{T+j} + x_{T+j}' b with a_{T+j+1} = T a_{T+j} + c, j = 1..horizon."""
+    a, out = state.mean, np.empty(horizon)
+    for j, d in enumerate(system.obs_intercept(x, horizon)):
+        out[j] = system.design @ a + d
+        a = system.transition @ a + system.state_intercept
+    return out
+
+
 class Arima(Forecaster):
     """ARIMA(p, d, q) with exogenous trigger features on a transformed count scale.
 
-    z_t = f(y_t) (``transform``: none, sqrt or log1p), phi(L)(1 - L)^d (z_t - x_t' b - c) = theta(L) e_t,
+    z_t = f(y_t) (``transform``: none, sqrt or log1p), phi(L)(1 - L)^d (z_t - x_t' b) = c + theta(L) e_t,
     e_t ~ N(0, sigma2). ``order=None`` picks (p, q) in 0..``max_order`` by AIC (d = 0). Forecasts
     simulate Gaussian paths on the z scale and map them back to counts: y = round(f^{-1}(z)), clipped at
     0 (so the count distribution is discretised and truncated at zero and scored like every model).
+
+    ``result_`` holds statsmodels' results of the last fit; ``update`` runs the Kalman filter over the new
+    days only (``kalman_filter``, parameters kept) and moves ``state_``, from which forecasts start.
     """
 
     uses_triggers = True
@@ -62,9 +138,8 @@ class Arima(Forecaster):
         self.warm_start = warm_start
         self.random_state = random_state
 
-    def _exog(self, index, triggers) -> pd.DataFrame:
-        return TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life,
-                             self.trigger_lag)(index, triggers)
+    def _trigger_design(self) -> TriggerDesign:
+        return TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life, self.trigger_lag)
 
     def _model(self, z, exog, order):
         return SARIMAX(z, exog=exog, order=tuple(order), trend="c" if order[1] == 0 else "n",
@@ -77,10 +152,12 @@ class Arima(Forecaster):
         y = counts.to_numpy().astype(float)
         if np.all(y == y[0]):
             raise ModelFitError("arima: the training counts are constant; nothing to fit")
-        exog = self._exog(counts.index, triggers)
-        self.exog_columns_ = [c for c in exog.columns if exog[c].std() > 1e-12]
+        design = self._trigger_design()
+        exog = design.matrix(counts.index, triggers)
+        varying = exog.std(axis=0) > 1e-12
+        self.exog_columns_ = [name for name, keep in zip(design.names, varying) if keep]
         z = TRANSFORMS[self.transform][0](y)
-        x = exog[self.exog_columns_].to_numpy() if self.exog_columns_ else None
+        x = exog[:, varying] if varying.any() else None
         orders = [tuple(self.order)] if self.order is not None else \
             [(p, 0, q) for p, q in itertools.product(range(self.max_order + 1), repeat=2)]
         previous = getattr(self, "result_", None) if self.warm_start else None
@@ -101,38 +178,50 @@ class Arima(Forecaster):
         if best is None:
             raise ModelFitError("arima: no candidate order could be fitted")
         self.result_ = best
+        self.system_ = ArmaSystem.from_result(best)
+        self.state_ = KalmanState.from_result(best)
         self.order_ = tuple(best.model.order)
         self.converged_ = bool(best.mle_retvals.get("converged", True)) and not any(
             issubclass(w.category, ConvergenceWarning) for w in caught)
 
-    def _update(self, counts, triggers):
-        """Extend the fitted state to a longer history with the same parameters (no refit)."""
-        n_old = int(self.result_.nobs)
-        y = counts.to_numpy().astype(float)
-        if len(y) == n_old:
+    def _new_days(self, counts, triggers, start: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Transformed counts and regressors of the days from position ``start`` on."""
+        z = TRANSFORMS[self.transform][0](counts.to_numpy()[start:].astype(float))
+        return z, self._regressors(counts.index[start:], triggers)
+
+    def _regressors(self, index, triggers) -> np.ndarray | None:
+        """The fitted trigger columns on ``index`` (the decay of earlier triggers is carried in)."""
+        if not self.exog_columns_:
             return None
-        if len(y) < n_old:
-            return self._fit(counts, triggers)
-        exog = self._exog(counts.index, triggers)
-        z = TRANSFORMS[self.transform][0](y[n_old:])
-        x = exog[self.exog_columns_].to_numpy()[n_old:] if self.exog_columns_ else None
-        self.result_ = self.result_.append(z, exog=x, refit=False)
+        design = self._trigger_design()
+        return design.matrix(index, triggers)[:, [design.names.index(c) for c in self.exog_columns_]]
+
+    def _update(self, counts, triggers):
+        """Filter the days after the last filtered one with the fitted parameters (no refit)."""
+        n_old = self.state_.nobs
+        if len(counts) < n_old:
+            self._fit(counts, triggers)
+        elif len(counts) > n_old:
+            self.state_ = kalman_filter(self.system_, self.state_, *self._new_days(counts, triggers, n_old))
 
     def _forecast(self, index, future_triggers, n_paths):
-        full = self.counts_.index.append(index)
-        x = None
-        if self.exog_columns_:
-            x = self._exog(full, self._all_triggers(future_triggers))[self.exog_columns_].to_numpy()[
-                len(self.counts_):]
+        x = self._regressors(index, self._all_triggers(future_triggers))
         n = int(n_paths or self.n_paths)
         rng = np.random.default_rng(self.rng_.integers(2**63))
-        mean = np.asarray(self.result_.get_forecast(len(index), exog=x).predicted_mean)
-        z = mean + gaussian_paths(self.result_, len(index), n, rng)
+        z = forecast_mean(self.system_, self.state_, x, len(index)) + gaussian_paths(self.result_, len(index), n, rng)
         y = np.rint(TRANSFORMS[self.transform][1](z))
         return SampleCountForecast(index, np.clip(np.nan_to_num(y, nan=0.0, posinf=1e6), 0, 1e6))
 
+    def _history_result(self):
+        """statsmodels' results over the whole history: the fit's, extended by the updated days."""
+        n_fit = int(self.result_.nobs)
+        if len(self.counts_) == n_fit:
+            return self.result_
+        z, x = self._new_days(self.counts_, self.triggers_, n_fit)
+        return self.result_.append(z, exog=x, refit=False)
+
     def _summary(self):
-        res = self.result_
+        res = self._history_result()
         names = list(res.model.param_names)
         exog_map = {f"x{i + 1}": c for i, c in enumerate(self.exog_columns_)}
         params = {exog_map.get(k, k): float(v) for k, v in zip(names, np.asarray(res.params))}

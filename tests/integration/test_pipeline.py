@@ -98,6 +98,21 @@ def test_every_model_runs_on_the_shipped_data(compose_run, model):
     assert 0 <= result.forecast.prob_at_least(1, 7) <= 1
 
 
+def test_refit_on_surprise_reaches_the_backtest(compose_run, monkeypatch):
+    """backtest.refit_on_surprise is passed to the backtest and metrics.json counts surprise refits."""
+    import forecast.pipeline as pipeline
+
+    seen = []
+    original = pipeline.run_backtest
+    monkeypatch.setattr(pipeline, "run_backtest", lambda *a, **k: seen.append(k) or original(*a, **k))
+    overrides = ["model=naive", "backtest=quick", "backtest.refit_every=30", "backtest.reference=false",
+                 "report=none", "n_paths=300"]
+    off = run(compose_run(overrides, name="off")).metrics["backtest_info"]
+    on = run(compose_run([*overrides, "backtest.refit_on_surprise=true"], name="on")).metrics["backtest_info"]
+    assert [k["refit_on_surprise"] for k in seen] == [False, True]
+    assert off["surprise_refits"] == 0 and on["surprise_refits"] >= 0
+
+
 def test_model_failure_is_recorded(compose_run, tmp_path):
     events = tmp_path / "one.csv"
     events.write_text("date,count\n2024-01-20,1\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -9,8 +10,9 @@ import pytest
 from scipy import stats
 
 from forecast.errors import ForecastInputError
-from forecast.evaluate.backtest import backtest_origins, run_backtest, skill, summarise_scores
+from forecast.evaluate.backtest import SurpriseCusum, backtest_origins, run_backtest, skill, summarise_scores
 from forecast.models import Arima, Hawkes, NaivePoisson, PoissonGLM
+from forecast.models.base import IndependentCountForecast, poisson_pmfs
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -18,36 +20,49 @@ HORIZONS = [1, 7, 14]
 THRESHOLDS = [1, 3]
 
 
-def _altered_after(counts, triggers, cut):
-    """The same data up to ``cut``; different counts and extra triggers after it."""
+def _altered_after(counts, triggers, cut, rate=2.0):
+    """The same data up to ``cut``; different counts (``rate`` more a day) and extra triggers after it."""
     counts2 = counts.copy()
     after = counts2.index > cut
-    counts2[after] = counts2[after] + np.random.default_rng(99).poisson(2.0, after.sum())
+    counts2[after] = counts2[after] + np.random.default_rng(99).poisson(rate, after.sum())
     extra = pd.DataFrame({"date": [cut + pd.Timedelta(days=d) for d in (1, 3, 9)],
                           "kind": ["us_strike", "regional", "militia_statement"], "name": "after the cut"})
     triggers2 = pd.concat([triggers, extra], ignore_index=True)
     return counts2, triggers2
 
 
-@pytest.mark.parametrize("model", [NaivePoisson(), PoissonGLM(n_paths=300, random_state=0),
-                                   Hawkes(n_paths=300, random_state=0),
-                                   Arima(order=(1, 0, 0), n_paths=300, random_state=0)],
-                         ids=["naive", "poisson", "hawkes", "arima"])
-def test_no_leakage_rows_before_the_cut_do_not_depend_on_later_data(model, synthetic_counts, synthetic_triggers):
+@pytest.mark.parametrize("model, refit_every, surprise",
+                         [(NaivePoisson(), 5, False), (PoissonGLM(n_paths=300, random_state=0), 5, False),
+                          (Hawkes(n_paths=300, random_state=0), 5, False),
+                          (Arima(order=(1, 0, 0), n_paths=300, random_state=0), 5, False),
+                          (Arima(order=(1, 0, 0), n_paths=300, random_state=0), 100, True)],
+                         ids=["naive", "poisson", "hawkes", "arima", "arima-refit-on-surprise"])
+def test_no_leakage_rows_before_the_cut_do_not_depend_on_later_data(model, refit_every, surprise, synthetic_counts,
+                                                                     synthetic_triggers):
     cut = synthetic_counts.index[150]
-    counts2, triggers2 = _altered_after(synthetic_counts, synthetic_triggers, cut)
+    # with refit_on_surprise, a jump so large that a single day after the cut would raise the alarm
+    counts2, triggers2 = _altered_after(synthetic_counts, synthetic_triggers, cut, rate=30.0 if surprise else 2.0)
     assert (counts2[:cut] == synthetic_counts[:cut]).all() and (counts2 != synthetic_counts).any()
     origins = synthetic_counts.index[125:170]
-    kw = dict(refit_every=5, n_paths=300, seed=3, progress=False)
+    kw = dict(refit_every=refit_every, refit_on_surprise=surprise, n_paths=300, seed=3, progress=False)
     bt1, info1 = run_backtest(model, synthetic_counts, synthetic_triggers, origins, HORIZONS, THRESHOLDS, **kw)
     bt2, info2 = run_backtest(model, counts2, triggers2, origins, HORIZONS, THRESHOLDS, **kw)
-    assert info1["fits"] == info2["fits"] and info1["failed_origins"] == info2["failed_origins"] == 0
+    assert info1["failed_origins"] == info2["failed_origins"] == 0
+    if surprise:  # the altered days after the cut are surprising: they (and only they) trigger refits
+        assert info2["surprise_refits"] > info1["surprise_refits"]
+    else:
+        assert info1["fits"] == info2["fits"]
     assert len(bt1) == len(bt2)
 
     end = pd.to_datetime(bt1["origin"]) + pd.to_timedelta(bt1["horizon"], unit="D")
     before = (end <= cut).to_numpy()
     assert before.sum() > 20 and (~before).sum() > 20
     pd.testing.assert_frame_equal(bt1[before].reset_index(drop=True), bt2[before].reset_index(drop=True))
+    # a forecast made on or before the cut is the same whatever happens after it (only its scores differ)
+    made = (pd.to_datetime(bt1["origin"]) <= cut).to_numpy()
+    forecast_columns = ["origin", "horizon", "mean", "q05", "q50", "q95", "p_zero", "p_ge1", "p_ge3"]
+    pd.testing.assert_frame_equal(bt1.loc[made, forecast_columns].reset_index(drop=True),
+                                  bt2.loc[made, forecast_columns].reset_index(drop=True))
     # and the test can see a difference when the data do differ
     assert not bt1[~before]["observed_total"].equals(bt2[~before]["observed_total"])
     later = (pd.to_datetime(bt1["origin"]) > cut).to_numpy()
@@ -150,6 +165,87 @@ def test_between_refits_parameters_are_kept_and_the_state_moves(synthetic_counts
     expected = first.baseline_ + first.adjacency_ * (1 - a) * (a * R + y[-1])
     # R is now R_T of day 121 (the second origin); the smoothed pmf mean is within MC error of it
     assert bt["mean"].iloc[1] == pytest.approx(expected, abs=4 * math.sqrt(expected / 20000) + 2 * expected / 20001)
+
+
+def _calibrated_poisson_days(rate: float, n_days: int, rng) -> tuple[IndependentCountForecast, np.ndarray]:
+    return IndependentCountForecast(pd.date_range("2024-01-01", periods=1), poisson_pmfs([rate])), \
+        rng.poisson(rate, n_days)
+
+
+def _first_alarm(fc, observed) -> int | None:
+    cusum = SurpriseCusum()
+    for day, y in enumerate(observed, start=1):
+        cusum.observe(fc, np.array([y]))
+        if cusum.alarm:
+            return day
+    return None
+
+
+def test_surprise_cusum_rarely_alarms_under_calibrated_forecasts_and_soon_after_a_shift():
+    """Poisson(2) forecasts. Counts from Poisson(2): few series of 100 days raise a false alarm (about 10%
+    expected; a two-sided normal CUSUM with k = 0.5, h = 5 has ARL about 465). Counts from Poisson(6) or
+    Poisson(0.4): the alarm comes within days."""
+    rng = np.random.default_rng(0)
+    fc, _ = _calibrated_poisson_days(2.0, 0, rng)
+    false = [_first_alarm(fc, rng.poisson(2.0, 100)) is not None for _ in range(200)]
+    assert np.mean(false) < 0.2
+    up = [_first_alarm(fc, rng.poisson(6.0, 30)) for _ in range(50)]
+    down = [_first_alarm(fc, rng.poisson(0.4, 30)) for _ in range(50)]
+    assert all(d is not None and d <= 10 for d in up)
+    assert sum(d is not None and d <= 14 for d in down) >= 45
+
+
+def test_surprise_cusum_days_beyond_the_horizon_alarm_and_reset_clears():
+    fc, _ = _calibrated_poisson_days(2.0, 0, np.random.default_rng(0))
+    cusum = SurpriseCusum()
+    cusum.observe(fc, np.array([2]))
+    assert not cusum.alarm
+    cusum.observe(fc, np.array([2, 2]))  # the forecast covers one day only
+    assert cusum.alarm
+    cusum.reset()
+    assert not cusum.alarm and cusum.upper == cusum.lower == 0.0
+
+
+class RecordingArima(Arima):
+    fit_days: ClassVar[list[int]] = []  # the last training day of every fit
+
+    def _fit(self, counts, triggers):
+        type(self).fit_days.append(len(counts) - 1)
+        super()._fit(counts, triggers)
+
+
+def _sqrt_ar1_counts(n_days: int, seed: int, shift_at: int | None) -> pd.Series:
+    """y_t = round(max(z_t, 0)^2) with z_t = mu_t + u_t, u_t = 0.3 u_{t-1} + N(0, 0.5^2): the ARIMA model's
+    own family. mu is 1.5 (about 2.5 attacks a day), 2.5 from day ``shift_at`` on (about 6.5)."""
+    rng = np.random.default_rng(seed)
+    e, u = rng.normal(0.0, 0.5, n_days), np.zeros(n_days)
+    for t in range(1, n_days):
+        u[t] = 0.3 * u[t - 1] + e[t]
+    mu = np.where(np.arange(n_days) >= (shift_at if shift_at is not None else n_days), 2.5, 1.5)
+    y = np.rint(np.maximum(mu + u, 0.0) ** 2).astype(np.int64)
+    return pd.Series(y, index=pd.date_range("2024-01-01", periods=n_days, freq="D", name="date"))
+
+
+def test_refit_on_surprise_refits_after_a_regime_shift_and_rarely_on_a_stationary_series():
+    """ARIMA fitted once (refit_every beyond the backtest), origins on days 120..229, the level of the
+    simulated series steps up on day 200 in the shifted version. Every shifted series is refitted
+    within 14 days of the step; the same series without the step is refitted about once per 500
+    origins by chance (a false alarm), so at most 2 times over these 5 x 110 origins."""
+    shift, false_alarms = 200, 0
+    for seed in range(5):
+        fits = {}
+        for name, at in (("stationary", None), ("shifted", shift)):
+            counts = _sqrt_ar1_counts(240, seed, at)
+            RecordingArima.fit_days = []
+            _, info = run_backtest(RecordingArima(order=(1, 0, 0), random_state=0), counts, None, counts.index[120:230],
+                                   [1], [1], refit_every=1000, refit_on_surprise=True, n_paths=500, progress=False)
+            fits[name] = RecordingArima.fit_days
+            assert info["fits"] == len(fits[name]) and info["surprise_refits"] == len(fits[name]) - 1
+        assert fits["stationary"][0] == fits["shifted"][0] == 120
+        false_alarms += len(fits["stationary"]) - 1
+        assert [d for d in fits["shifted"] if d < shift] == [d for d in fits["stationary"] if d < shift]
+        assert any(shift < d <= shift + 14 for d in fits["shifted"]), (seed, fits)
+    assert false_alarms <= 2
 
 
 def test_failed_origins_are_counted_and_skipped(synthetic_counts):

@@ -10,9 +10,10 @@ import pytest
 from statsmodels.tsa.arima_process import arma_generate_sample
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
+from forecast.data.annotate import trigger_features
 from forecast.errors import ForecastInputError
 from forecast.models import Arima
-from forecast.models.arima import TRANSFORMS, gaussian_paths
+from forecast.models.arima import TRANSFORMS, forecast_mean, gaussian_paths
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -99,3 +100,83 @@ def test_forecast_counts_are_rounded_back_transformed_gaussians(synthetic_counts
     assert abs(emp - p0) < 4 * np.sqrt(p0 * (1 - p0) / 20000)
     assert fc.paths.min() >= 0
     assert isinstance(fc.index, pd.DatetimeIndex)
+
+
+@pytest.mark.parametrize("order", [(1, 0, 1), (2, 0, 0), (0, 1, 1)])
+def test_update_and_forecast_mean_equal_statsmodels_append(order, synthetic_counts, synthetic_triggers):
+    """The numpy Kalman update (new days only) and mean forecast equal statsmodels' filter over the
+    whole history with the fitted parameters (``append(refit=False)``) and its ``get_forecast``; the
+    regressors come from ``trigger_features`` on the full calendar (past triggers' decay carried in)."""
+    model = Arima(order=order, transform="sqrt", random_state=0).fit(synthetic_counts.iloc[:120], synthetic_triggers)
+    for end in (121, 150, 186):  # one day, then several days at once
+        model.update(synthetic_counts.iloc[:end], synthetic_triggers)
+    horizon = 14
+    full = synthetic_counts.index[:186].append(pd.date_range(synthetic_counts.index[186], periods=horizon))
+    known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[185]]
+    x = trigger_features(full, known).add_prefix("effect_")[model.exog_columns_].to_numpy()
+    z = np.sqrt(synthetic_counts.to_numpy()[120:186].astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = model.result_.append(z, exog=x[120:186], refit=False)
+    assert model.state_.nobs == ref.nobs == 186
+    np.testing.assert_allclose(model.state_.mean, ref.predicted_state[:, -1], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(model.state_.cov, ref.predicted_state_cov[:, :, -1], rtol=1e-10, atol=1e-10)
+    expected = np.asarray(ref.get_forecast(horizon, exog=x[186:]).predicted_mean)
+    np.testing.assert_allclose(forecast_mean(model.system_, model.state_, x[186:], horizon), expected,
+                               rtol=1e-10, atol=1e-10)
+    s = model.summary()
+    assert s.n_obs == 186 and s.loglik == pytest.approx(ref.llf, rel=1e-10)
+
+
+def test_forecast_after_update_is_the_rounded_statsmodels_forecast(synthetic_counts):
+    """After an update, each day's simulated counts follow round(N(mean, var)) clipped at 0, with mean and
+    variance from statsmodels' forecast over the whole history."""
+    from scipy import stats
+
+    n = 20000
+    model = Arima(order=(1, 0, 0), transform="none", n_paths=n, random_state=0).fit(synthetic_counts.iloc[:150])
+    model.update(synthetic_counts.iloc[:170])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = model.result_.append(synthetic_counts.to_numpy()[150:170].astype(float), refit=False)
+    pred = ref.get_forecast(2)
+    paths = model.forecast(2).paths
+    for day, (mean, var) in enumerate(zip(np.asarray(pred.predicted_mean), np.asarray(pred.var_pred_mean))):
+        upper = stats.norm.cdf((np.arange(4) + 0.5 - mean) / np.sqrt(var))
+        expected = np.diff(upper, prepend=0.0)  # P(y = 0), P(y = 1), ...
+        observed = np.bincount(paths[:, day], minlength=4)[:4] / n
+        np.testing.assert_allclose(observed, expected, atol=4 * np.sqrt(0.25 / n))
+
+
+def test_update_to_a_shorter_history_refits_and_to_the_same_is_a_no_op(synthetic_counts):
+    model = Arima(order=(1, 0, 0), random_state=0).fit(synthetic_counts.iloc[:150])
+    state = model.state_
+    model.update(synthetic_counts.iloc[:150])
+    assert model.state_ is state
+    model.update(synthetic_counts.iloc[:120])
+    assert model.state_.nobs == model.result_.nobs == 120
+
+
+def test_forecast_uses_the_trigger_features_of_the_forecast_days(synthetic_triggers):
+    """Counts driven by a strong us_strike effect: y = round(20 + 8 x_t + N(0, 1)). The simulated paths
+    after an update, with a hypothetical strike inside the horizon, average statsmodels' forecast with
+    the regressors of the full calendar."""
+    index = pd.date_range("2024-01-01", periods=200, freq="D", name="date")
+    strikes = synthetic_triggers[synthetic_triggers["kind"] == "us_strike"]
+    x = trigger_features(index, strikes, kinds=["us_strike"])["us_strike"].to_numpy()
+    y = np.rint(20 + 8 * x + np.random.default_rng(0).normal(0, 1, len(index))).astype(np.int64)
+    counts = pd.Series(y, index=index)
+    model = Arima(order=(1, 0, 0), transform="none", trigger_kinds=["us_strike"], n_paths=20000, random_state=0)
+    model.fit(counts.iloc[:130], strikes).update(counts.iloc[:138], strikes)
+    scenario = pd.DataFrame({"date": [index[140]], "kind": ["us_strike"], "name": ["hypothetical"]})
+    fc = model.forecast(7, future_triggers=scenario)
+    full = index[:145]
+    known = pd.concat([strikes[strikes["date"] <= index[137]], scenario])
+    exog = trigger_features(full, known, kinds=["us_strike"]).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = model.result_.append(y[130:138].astype(float), exog=exog[130:138], refit=False)
+    pred = ref.get_forecast(7, exog=exog[138:])
+    sd = np.sqrt(np.asarray(pred.var_pred_mean))
+    assert np.ptp(exog[138:]) > 0.5  # the strike on day 3 moves the regressor inside the horizon
+    np.testing.assert_allclose(fc.paths.mean(axis=0), np.asarray(pred.predicted_mean), atol=float(4 * sd.max() / np.sqrt(20000)))
