@@ -92,8 +92,6 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
     if refit_every < 1:
         raise ForecastInputError(f"refit_every must be >= 1, got {refit_every}", column="backtest.refit_every")
     est = clone(model)
-    if "warm_start" in est.get_params():
-        est.set_params(warm_start=True)
     rng = np.random.default_rng(seed)
     hmax = max(horizons)
     y = counts.to_numpy()

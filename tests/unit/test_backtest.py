@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.base import clone
 
 from forecast.errors import ForecastInputError
 from forecast.evaluate.backtest import SurpriseCusum, backtest_origins, run_backtest, skill, summarise_scores
@@ -142,6 +143,19 @@ def test_refit_every_sets_the_number_of_fits(refit_every, expected, synthetic_co
                             progress=False)
     assert CountingNaive.n_fits == expected == info["fits"]
     assert len(bt) == 20
+
+
+@pytest.mark.parametrize("model", [Hawkes(n_paths=200, random_state=3), Arima(n_paths=200, random_state=3)])
+def test_a_refit_equals_a_fresh_fit_on_the_same_data(model, synthetic_counts, synthetic_triggers):
+    """Refits do not start from the previous fit (no warm start is imposed): each origin's forecast is
+    what a fresh model fitted on the data up to that origin gives."""
+    origins = synthetic_counts.index[150:154]
+    bt, _ = run_backtest(model, synthetic_counts, synthetic_triggers, origins, [7], [1], refit_every=1,
+                         progress=False)
+    for origin, row in zip(origins, bt.itertuples()):
+        train = synthetic_counts.loc[:origin]
+        fresh = clone(model).fit(train, synthetic_triggers).forecast(7, n_paths=1000)
+        assert row.mean == pytest.approx(fresh.total_mean(7), rel=1e-9)
 
 
 def test_refit_every_must_be_positive(synthetic_counts):
