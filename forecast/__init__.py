@@ -4,4 +4,4 @@ from forecast.data import daily_counts, detect_lulls, load_events, load_official
 
 __all__ = ["load_events", "load_triggers", "load_official_counts", "daily_counts", "detect_lulls",
            "trigger_features"]
-__version__ = "0.1.0"
+__version__ = "0.1.1"
