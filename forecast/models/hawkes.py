@@ -79,12 +79,15 @@ def _loglik_terms(theta, y, X, prior_sd=None, n_levels=1, hessian=False):
     return ll, grad, hess
 
 
-def loglik_and_grad(theta: np.ndarray, y: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
+def loglik_and_grad(theta: np.ndarray, y: np.ndarray, X: np.ndarray, prior_sd: float | None = None,
+                    n_levels: int = 1) -> tuple[float, np.ndarray]:
     """Exact Poisson log-likelihood of the discrete Hawkes model and its analytic gradient.
 
-    ``theta = (gamma..., alpha, beta)`` with ``gamma`` matching the columns of ``X``.
+    ``theta = (gamma..., alpha, beta)`` with ``gamma`` matching the columns of ``X``. With ``prior_sd``
+    a N(0, prior_sd^2) log-prior on the trigger effects is added, i.e. on every gamma after the first
+    ``n_levels`` (background level) columns of ``X``.
     """
-    ll, grad, _ = _loglik_terms(theta, y, X)
+    ll, grad, _ = _loglik_terms(theta, y, X, prior_sd, n_levels)
     return ll - float(gammaln(y + 1.0).sum()), grad
 
 
@@ -93,14 +96,6 @@ def intensity(theta: np.ndarray, y: np.ndarray, X: np.ndarray) -> np.ndarray:
     gamma, alpha, beta = theta[:-2], theta[-2], theta[-1]
     R, _ = excitation_states(y, beta)
     return np.exp(np.clip(X @ gamma, -50, 50)) + alpha * (1 - np.exp(-beta)) * R
-
-
-def penalised_loglik_and_grad(theta, y, X, prior_sd: float | None, n_levels: int = 1
-                              ) -> tuple[float, np.ndarray]:
-    """Log-likelihood plus a N(0, prior_sd^2) log-prior on the trigger effects, i.e. every gamma
-    after the first ``n_levels`` (background level) columns of ``X``."""
-    ll, grad, _ = _loglik_terms(theta, y, X, prior_sd, n_levels)
-    return ll - float(gammaln(y + 1.0).sum()), grad
 
 
 def _bounds(k: int) -> list[tuple[float, float]]:

@@ -18,7 +18,6 @@ from forecast.models.hawkes import (
     intensity,
     loglik_and_grad,
     observed_information,
-    penalised_loglik_and_grad,
     simulate,
 )
 
@@ -91,8 +90,8 @@ def test_hessian_equals_finite_differences_of_the_gradient(prior_sd):
         h = 1e-6 * max(1.0, abs(th[i]))
         e = np.zeros_like(th)
         e[i] = h
-        fd[i] = (penalised_loglik_and_grad(th + e, y, X, prior_sd)[1]
-                 - penalised_loglik_and_grad(th - e, y, X, prior_sd)[1]) / (2 * h)
+        fd[i] = (loglik_and_grad(th + e, y, X, prior_sd)[1]
+                 - loglik_and_grad(th - e, y, X, prior_sd)[1]) / (2 * h)
     np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(H)))
     assert np.allclose(H, H.T)
 
@@ -102,7 +101,7 @@ def _lbfgsb_reference(y, X, prior_sd):
     from scipy import optimize
 
     def objective(th):
-        ll, g = penalised_loglik_and_grad(th, y, X, prior_sd)
+        ll, g = loglik_and_grad(th, y, X, prior_sd)
         return -ll, -g
 
     start = np.r_[np.log(y.mean() * 0.5), np.zeros(X.shape[1] - 1), 0.5, 0.5]
@@ -122,9 +121,9 @@ def test_newton_fit_reaches_the_reference_optimum(seed, prior_sd):
     ref, ref_obj = _lbfgsb_reference(y, X, prior_sd)
     assert converged
     # the optimum is at least as good as the reference and has a zero gradient
-    assert penalised_loglik_and_grad(theta, y, X, prior_sd)[0] >= ref_obj - 1e-9
+    assert loglik_and_grad(theta, y, X, prior_sd)[0] >= ref_obj - 1e-9
     np.testing.assert_allclose(theta, ref, atol=1e-4)
-    assert np.max(np.abs(penalised_loglik_and_grad(theta, y, X, prior_sd)[1])) < 1e-8
+    assert np.max(np.abs(loglik_and_grad(theta, y, X, prior_sd)[1])) < 1e-8
     assert ll == pytest.approx(loglik_and_grad(theta, y, X)[0], rel=1e-12)
 
 
@@ -146,7 +145,7 @@ def test_fit_with_no_self_excitation_puts_the_adjacency_on_its_bound(monkeypatch
     monkeypatch.undo()
     ref, ref_obj = _lbfgsb_reference(y, X, None)
     assert converged and fallbacks == [1]
-    assert penalised_loglik_and_grad(theta, y, X, None)[0] >= ref_obj - 1e-8
+    assert loglik_and_grad(theta, y, X, None)[0] >= ref_obj - 1e-8
     assert theta[-2] < 1e-6
     assert np.exp(theta[0]) == pytest.approx(0.5, rel=1e-4)
 
