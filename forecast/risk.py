@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.evaluate.scores import central_interval
+from forecast.distributions import central_interval
 from forecast.models.base import CountForecast
 
 

@@ -12,7 +12,8 @@ from sklearn.base import clone
 from tqdm import tqdm
 
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.evaluate.scores import brier, central_interval, log_score, pmf_quantile, randomized_pit, rps
+from forecast.distributions import central_interval, pmf_quantile
+from forecast.evaluate.scores import brier, log_score, randomized_pit, rps
 
 if TYPE_CHECKING:
     from forecast.models.base import Forecaster

@@ -28,17 +28,6 @@ def brier(prob: float, happened: bool) -> float:
     return float((prob - float(happened)) ** 2)
 
 
-def pmf_quantile(pmf: np.ndarray, q: float) -> int:
-    """Smallest k with F(k) >= q."""
-    return int(min(np.searchsorted(np.cumsum(pmf), q - 1e-12), len(pmf) - 1))
-
-
-def central_interval(pmf: np.ndarray, level: float) -> tuple[int, int]:
-    """The (1 - level)/2 and (1 + level)/2 quantiles."""
-    a = (1 - level) / 2
-    return pmf_quantile(pmf, a), pmf_quantile(pmf, 1 - a)
-
-
 def randomized_pit(pmf: np.ndarray, y: int, u: float) -> float:
     """Randomised PIT F(y-1) + u (F(y) - F(y-1)); uniform on (0, 1) for a calibrated forecast."""
     F = np.concatenate([[0.0], np.cumsum(pmf)])

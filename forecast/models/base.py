@@ -6,14 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.evaluate.scores import pmf_quantile
+from forecast.distributions import TAIL, CountDistribution, negbin_pmfs, pmf_quantile, poisson_pmfs
 
-_TAIL = 1e-10  # probability mass left out when a pmf support is truncated
 MAX_TOTAL = 100_000  # a simulated total above this means an explosive fit, not a forecast
 
 
@@ -39,22 +37,31 @@ class CountForecast(ABC):
     def total_pmf(self, window: int) -> np.ndarray:
         """pmf of the total over days 1..``window`` on 0, 1, ..., K."""
 
+    def day(self, step: int) -> CountDistribution:
+        """The predictive distribution of the count on day ``step`` (1-based)."""
+        if not 1 <= int(step) <= self.horizon:
+            raise ValueError(f"step must be in 1..{self.horizon}, got {step}")
+        return CountDistribution(self.daily_pmf(int(step)))
+
+    def total(self, window: int | None = None) -> CountDistribution:
+        """The predictive distribution of the total over days 1..``window`` (default: the horizon)."""
+        return CountDistribution(self.total_pmf(self._window(window)))
+
     def _window(self, window: int | None) -> int:
         window = self.horizon if window is None else int(window)
         if not 1 <= window <= self.horizon:
             raise ValueError(f"window must be in 1..{self.horizon}, got {window}")
         return window
 
-    # ---- per-day summaries -------------------------------------------------------------
+    # ---- per-day summaries and the statsmodels-style names (thin aliases of day() and total()) -------
     @property
     def predicted_mean(self) -> pd.Series:
-        return pd.Series([_mean(self.daily_pmf(s)) for s in range(1, self.horizon + 1)], index=self.index,
-                         name="mean")
+        return pd.Series([self.day(s).mean for s in range(1, self.horizon + 1)], index=self.index, name="mean")
 
     def quantile(self, q: float) -> pd.Series:
         """Per-day q-quantile of the count (smallest k with F(k) >= q)."""
-        return pd.Series([pmf_quantile(self.daily_pmf(s), q) for s in range(1, self.horizon + 1)],
-                         index=self.index, name=f"q{q:g}")
+        return pd.Series([self.day(s).quantile(q) for s in range(1, self.horizon + 1)], index=self.index,
+                         name=f"q{q:g}")
 
     def interval(self, level: float = 0.9) -> pd.DataFrame:
         """Central per-day count interval with the given coverage level."""
@@ -66,38 +73,32 @@ class CountForecast(ABC):
         return self.interval(1 - alpha)
 
     def pmf(self, k, window: int | None = None) -> np.ndarray:
-        """P(total over the first ``window`` days = k)."""
-        p = self.total_pmf(self._window(window))
-        k = np.asarray(k)
-        return np.where((k >= 0) & (k < len(p)), p[np.clip(k, 0, len(p) - 1)], 0.0)
+        """P(total over the first ``window`` days = k); ``total(window).pmf(k)``."""
+        return self.total(window).pmf(k)
 
     def cdf(self, k, window: int | None = None) -> np.ndarray:
-        c = np.cumsum(self.total_pmf(self._window(window)))
-        k = np.asarray(k)
-        return np.where(k < 0, 0.0, c[np.clip(k, 0, len(c) - 1)])
+        return self.total(window).cdf(k)
 
     def prob_at_least(self, k: int, window: int | None = None) -> float:
         """P(at least ``k`` attacks in total over the first ``window`` days)."""
-        return 1.0 if k <= 0 else float(1.0 - self.cdf(k - 1, window))
+        return self.total(window).prob_at_least(k)
 
     def total_mean(self, window: int | None = None) -> float:
-        return _mean(self.total_pmf(self._window(window)))
+        return self.total(window).mean
 
     def total_quantile(self, q: float, window: int | None = None) -> int:
-        return pmf_quantile(self.total_pmf(self._window(window)), q)
+        return self.total(window).quantile(q)
 
-    def summary_frame(self) -> pd.DataFrame:
-        """Per-day mean, quantiles and P(>=1), as written to ``forecast.csv``."""
+    def summary_frame(self, levels: tuple[float, ...] = (0.5, 0.9)) -> pd.DataFrame:
+        """Per-day mean, central-interval quantiles and P(>=1), as written to ``forecast.csv`` (the
+        default levels give q05, q25, q50, q75, q95)."""
         frame = pd.DataFrame({"date": self.index.strftime("%Y-%m-%d"), "step": np.arange(1, self.horizon + 1),
                               "mean": self.predicted_mean.to_numpy()})
-        for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+        qs = sorted({0.5, *((1 - lv) / 2 for lv in levels), *((1 + lv) / 2 for lv in levels)})
+        for q in qs:
             frame[f"q{round(q * 100):02d}"] = self.quantile(q).to_numpy()
-        frame["p_ge1"] = [1 - self.daily_pmf(s)[0] for s in range(1, self.horizon + 1)]
+        frame["p_ge1"] = [self.day(s).prob_at_least(1) for s in range(1, self.horizon + 1)]
         return frame
-
-
-def _mean(p: np.ndarray) -> float:
-    return float(np.dot(np.arange(len(p)), p))
 
 
 class IndependentCountForecast(CountForecast):
@@ -119,50 +120,10 @@ class IndependentCountForecast(CountForecast):
             total = np.array([1.0])
             for p in self._daily[:window]:
                 total = np.convolve(total, p)
-                cut = np.flatnonzero(np.cumsum(total[::-1]) > _TAIL)
+                cut = np.flatnonzero(np.cumsum(total[::-1]) > TAIL)
                 total = total[: len(total) - (cut[0] if len(cut) else 0)]
             self._totals[window] = total / total.sum()
         return self._totals[window]
-
-
-def _truncated_pmf(logpmf, guess: int) -> np.ndarray:
-    """pmf on 0..K from ``logpmf(k)``, K the first count whose upper tail is at most 1e-10 (plus one),
-    doubling the support from ``guess`` until the tail fits."""
-    size = max(int(guess), 8)
-    while True:
-        p = np.exp(logpmf(np.arange(size)))
-        tail = 1.0 - np.cumsum(p)
-        small = np.flatnonzero(tail <= _TAIL)
-        if len(small):
-            return p[: min(small[0] + 2, size)]
-        size *= 2
-
-
-def poisson_pmfs(means: np.ndarray) -> list[np.ndarray]:
-    """Truncated Poisson pmfs (tail mass below 1e-10 dropped) for each mean:
-    log p(k) = k log m - m - log k!."""
-    out, done = [], {}
-    for m in np.maximum(np.asarray(means, float), 1e-12):
-        if m not in done:  # equal means (e.g. a flat rate) share one pmf
-            done[m] = _truncated_pmf(lambda k, m=m: k * np.log(m) - m - gammaln(k + 1.0),
-                                     m + 12 * np.sqrt(m) + 20)
-        out.append(done[m])
-    return out
-
-
-def negbin_pmfs(means: np.ndarray, alpha: float) -> list[np.ndarray]:
-    """NB2 pmfs with mean m and variance m + alpha m^2: with n = 1/alpha and p = n/(n + m),
-    log p(k) = log Gamma(k + n) - log Gamma(n) - log k! + n log p + k log(1 - p)."""
-    if alpha <= 1e-10:
-        return poisson_pmfs(means)
-    n = 1.0 / alpha
-    out = []
-    for m in np.maximum(np.asarray(means, float), 1e-12):
-        p = n / (n + m)
-        out.append(_truncated_pmf(
-            lambda k, p=p: gammaln(k + n) - gammaln(n) - gammaln(k + 1.0) + n * np.log(p) + k * np.log1p(-p),
-            m + 12 * np.sqrt(m + alpha * m * m) + 20))
-    return out
 
 
 class SampleCountForecast(CountForecast):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, poisson_pmfs
+from forecast.distributions import poisson_pmfs
+from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast
 
 
 class Climatology(Forecaster):

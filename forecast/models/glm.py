@@ -12,8 +12,8 @@ from statsmodels.discrete.discrete_model import NegativeBinomial
 from statsmodels.stats.diagnostic import acorr_ljungbox
 
 from forecast.errors import ModelFitError
-from forecast.models.base import (FitSummary, Forecaster, IndependentCountForecast, SampleCountForecast,
-                                  negbin_pmfs, poisson_pmfs)
+from forecast.distributions import negbin_pmfs, poisson_pmfs
+from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, SampleCountForecast
 from forecast.models.features import TriggerDesign, calendar_design, history_design, history_features, \
     history_names
 

@@ -13,7 +13,8 @@ from sklearn.base import clone
 from forecast.errors import ForecastInputError
 from forecast.evaluate.backtest import SurpriseCusum, backtest_origins, run_backtest, skill, summarise_scores
 from forecast.models import Arima, Hawkes, NaivePoisson, PoissonGLM
-from forecast.models.base import IndependentCountForecast, poisson_pmfs
+from forecast.distributions import poisson_pmfs
+from forecast.models.base import IndependentCountForecast
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecast.models.base import (FitSummary, IndependentCountForecast, SampleCountForecast, negbin_pmfs,
-                                  poisson_pmfs)
+from forecast.distributions import negbin_pmfs, poisson_pmfs
+from forecast.models.base import FitSummary, IndependentCountForecast, SampleCountForecast
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 

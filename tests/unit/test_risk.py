@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecast.evaluate.scores import central_interval
+from forecast.distributions import central_interval
 from forecast.models import Hawkes
-from forecast.models.base import IndependentCountForecast, poisson_pmfs
+from forecast.distributions import poisson_pmfs
+from forecast.models.base import IndependentCountForecast
 from forecast.risk import lull_status, risk_table
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")

@@ -6,8 +6,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from forecast.evaluate.scores import (LOG_SCORE_FLOOR, brier, central_interval, diebold_mariano, log_score,
-                                      pmf_quantile, randomized_pit, rps)
+from forecast.distributions import central_interval, pmf_quantile
+from forecast.evaluate.scores import LOG_SCORE_FLOOR, brier, diebold_mariano, log_score, randomized_pit, rps
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
