@@ -2,8 +2,11 @@
 composition, naming the key, before any data is read or model fitted."""
 from __future__ import annotations
 
+import inspect
 import os
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass, field, make_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, List, Optional
@@ -21,12 +24,6 @@ class EventFormat(str, Enum):
     project = "project"
     acled = "acled"
     generic = "generic"
-
-
-class TriggerEncoding(str, Enum):
-    impulse = "impulse"
-    decay = "decay"
-    step = "step"
 
 
 @dataclass
@@ -102,79 +99,59 @@ class ScenarioConfig:
     triggers: List[ScenarioTrigger] = field(default_factory=list)
 
 
-@dataclass
-class TriggerModelConfig:
-    trigger_kinds: Optional[List[str]] = None
-    trigger_encoding: TriggerEncoding = TriggerEncoding.decay
-    trigger_half_life: float = 7.0
-    trigger_lag: int = 1
+def model_dir() -> Path:
+    return Path(config_dir()) / "model"
 
 
-@dataclass
-class ClimatologyConfig:
-    _target_: str = "forecast.models.Climatology"
-    window_days: int = 90
-    pseudo_count: float = 0.5
+def model_names() -> list[str]:
+    """Every model option: the files of ``configs/model/`` (the one list of models)."""
+    return sorted(p.stem for p in model_dir().glob("*.yaml"))
 
 
-@dataclass
-class NaiveConfig:
-    _target_: str = "forecast.models.NaivePoisson"
-    window_days: int = 7
-    min_rate: float = 0.02
+def model_target(name: str) -> str:
+    """The estimator class path (``_target_``) of model option ``name``."""
+    import yaml
+
+    node = yaml.safe_load((model_dir() / f"{name}.yaml").read_text(encoding="utf-8")) or {}
+    return str(node.get("_target_", ""))
 
 
-@dataclass
-class PoissonConfig(TriggerModelConfig):
-    _target_: str = "forecast.models.PoissonGLM"
-    _convert_: str = "all"
-    n_lags: int = 1
-    rolling_days: int = 7
-    days_since_last: bool = True
-    day_of_week: bool = False
-    effect_prior_sd: Optional[float] = 1.0
-    n_paths: int = "${n_paths}"  # type: ignore[assignment]
-    random_state: Optional[int] = "${seed}"  # type: ignore[assignment]
+# parameters every simulation-based estimator takes from the run's top-level keys
+_RUN_LINKED = {"random_state": "${seed}", "n_paths": "${n_paths}"}
 
 
-@dataclass
-class NegBinConfig(PoissonConfig):
-    _target_: str = "forecast.models.NegBinGLM"
+def _schema_type(annotation):
+    """An OmegaConf-friendly type for an ``__init__`` annotation (``X | None`` -> Optional[X])."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        rest = [a for a in args if a is not type(None)]
+        inner = _schema_type(rest[0]) if len(rest) == 1 else Any
+        return Optional[inner] if type(None) in args else inner
+    if typing.get_origin(annotation) in (list, tuple):
+        return List[args[0]] if args else List[Any]
+    return annotation if annotation in (int, float, str, bool) else Any
 
 
-@dataclass
-class HawkesConfig(TriggerModelConfig):
-    _target_: str = "forecast.models.Hawkes"
-    _convert_: str = "all"
-    effect_prior_sd: Optional[float] = 1.0
-    background_segments: int = 6
-    n_paths: int = "${n_paths}"  # type: ignore[assignment]
-    random_state: Optional[int] = "${seed}"  # type: ignore[assignment]
+def model_schema(target: str) -> type:
+    """A structured-config dataclass for an estimator, derived from its ``__init__`` signature: one
+    field per keyword, typed by its annotation, defaulting to the signature's default. ``random_state``
+    and ``n_paths`` follow the run's ``seed`` and ``n_paths``. Defaults so live in one place."""
+    from hydra.utils import get_class
 
-
-@dataclass
-class HawkesContinuousConfig:
-    _target_: str = "forecast.models.HawkesContinuous"
-    decay: Optional[float] = None
-    spread: str = "uniform"
-    n_paths: int = "${n_paths}"  # type: ignore[assignment]
-    random_state: Optional[int] = "${seed}"  # type: ignore[assignment]
-
-
-@dataclass
-class ArimaConfig(TriggerModelConfig):
-    _target_: str = "forecast.models.Arima"
-    _convert_: str = "all"
-    order: Optional[List[int]] = field(default_factory=lambda: [1, 0, 1])
-    max_order: int = 2
-    transform: str = "sqrt"
-    n_paths: int = "${n_paths}"  # type: ignore[assignment]
-    random_state: Optional[int] = "${seed}"  # type: ignore[assignment]
-
-
-MODEL_SCHEMAS = {"climatology": ClimatologyConfig, "naive": NaiveConfig, "poisson": PoissonConfig,
-                 "negbin": NegBinConfig, "hawkes": HawkesConfig, "hawkes_continuous": HawkesContinuousConfig,
-                 "arima": ArimaConfig}
+    cls = get_class(target)
+    hints = typing.get_type_hints(cls.__init__)
+    fields_ = [("_target_", str, field(default=target)), ("_convert_", str, field(default="all"))]
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = _RUN_LINKED.get(name, param.default)
+        if isinstance(default, (list, tuple)):
+            fields_.append((name, _schema_type(hints.get(name, Any)),
+                            field(default_factory=lambda d=tuple(default): list(d))))
+        else:
+            typ = Any if name in _RUN_LINKED else _schema_type(hints.get(name, Any))
+            fields_.append((name, typ, field(default=default)))
+    return make_dataclass(f"{cls.__name__}Config", fields_)
 
 
 @dataclass
@@ -214,5 +191,5 @@ def register() -> None:
     cs = ConfigStore.instance()
     cs.store(name="run_schema", node=RunConfig)
     cs.store(group="schema", name="scenario", node=ScenarioConfig)
-    for name, schema in MODEL_SCHEMAS.items():
-        cs.store(group="schema/model", name=name, node=schema)
+    for name in model_names():
+        cs.store(group="schema/model", name=name, node=model_schema(model_target(name)))

@@ -40,6 +40,21 @@ def out_dirs(tmp_path: Path) -> dict[str, Path]:
             "overrides": [f"paths.experiments_dir={exp}", f"paths.reports_dir={rep}"]}
 
 
+def registered_models(n_paths: int = 500) -> list[tuple[str, type, dict]]:
+    """(option name, estimator class, small-run kwargs) for every option of ``configs/model/``: the
+    tests that mean "every model" discover them here, so a new model is tested by adding its files."""
+    from hydra.utils import get_class
+
+    from forecast.config import model_names, model_target
+
+    out = []
+    for name in model_names():
+        cls = get_class(model_target(name))
+        kwargs = {"n_paths": n_paths} if "n_paths" in cls().get_params() else {}
+        out.append((name, cls, kwargs))
+    return out
+
+
 # ---- model / score / backtest / risk fixtures: small seeded synthetic series + the real event set ----
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

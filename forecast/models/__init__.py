@@ -2,10 +2,10 @@
 from forecast.models.arima import Arima
 from forecast.models.base import CountForecast, FitSummary, Forecaster, IndependentCountForecast, \
     SampleCountForecast
-from forecast.models.baselines import Climatology, NaivePoisson
+from forecast.models.baselines import Climatology, NaivePoisson, NBWindow
 from forecast.models.glm import NegBinGLM, PoissonGLM
 from forecast.models.hawkes import Hawkes
 from forecast.models.hawkes_continuous import HawkesContinuous
 
 __all__ = ["Forecaster", "CountForecast", "IndependentCountForecast", "SampleCountForecast", "FitSummary",
-           "Climatology", "NaivePoisson", "PoissonGLM", "NegBinGLM", "Hawkes", "HawkesContinuous", "Arima"]
+           "Climatology", "NaivePoisson", "NBWindow", "PoissonGLM", "NegBinGLM", "Hawkes", "HawkesContinuous", "Arima"]

@@ -216,6 +216,7 @@ class Forecaster(BaseEstimator, ABC):
     """
 
     uses_triggers = False
+    is_baseline = False  # the simple references every other model must beat
 
     def fit(self, counts: pd.Series, triggers: pd.DataFrame | None = None) -> "Forecaster":
         counts = _check_counts(counts)

@@ -1,6 +1,8 @@
 """Plotting functions: data and an ``ax`` in, artists out. No figure is created here."""
 from __future__ import annotations
 
+import zlib
+
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -17,8 +19,17 @@ TRIGGER_COLORS = {"us_strike": "#D55E00", "diplomatic": "#0072B2", "militia_stat
 LULL_COLOR = "#dddddd"
 
 
+# for models not named above: the rest of matplotlib's colour-blind-friendly "tab10", chosen by a stable
+# hash of the name so a model keeps its colour in every figure and run
+_FALLBACK_COLORS = ("#1f77b4", "#8c564b", "#9467bd", "#bcbd22", "#17becf", "#7f7f7f", "#2ca02c")
+
+
 def model_color(name: str) -> str:
-    return MODEL_COLORS.get(name, "#000000")
+    """The one colour of model ``name`` (the option name, e.g. ``hawkes``; ``hawkes_half_life=14`` runs share it)."""
+    base = str(name).split(" ")[0]
+    if base in MODEL_COLORS:
+        return MODEL_COLORS[base]
+    return _FALLBACK_COLORS[zlib.crc32(base.encode()) % len(_FALLBACK_COLORS)]
 
 
 def date_axis(ax: Axes) -> None:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
+from forecast.config import model_names
 from forecast.errors import ModelFitError
 from forecast.pipeline import run
 
@@ -89,8 +90,7 @@ def test_data_task_summarises_without_fitting(compose_run):
     assert json.loads((result.folder / "metrics.json").read_text())["status"] == "ok"
 
 
-@pytest.mark.parametrize("model", ["climatology", "naive", "poisson", "negbin", "hawkes", "hawkes_continuous",
-                                   "arima"])
+@pytest.mark.parametrize("model", model_names())
 def test_every_model_runs_on_the_shipped_data(compose_run, model):
     result = run(compose_run([f"model={model}", "backtest=quick", "report=none", "n_paths=300"], name=model))
     assert result.metrics["status"] == "ok"

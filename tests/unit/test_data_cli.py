@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from forecast.config import model_names
 from forecast.data.events import PROJECT_COLUMNS
 
 
@@ -46,7 +47,7 @@ def test_cli_bad_event_file_exits_2_naming_file_line_and_column(bad_events_run):
 
 @pytest.mark.parametrize("override,needles", [
     ("data.evnts=x", ["data.evnts"]),
-    ("model=nope", ["nope", "climatology", "naive", "poisson", "negbin", "hawkes", "hawkes_continuous", "arima"]),
+    ("model=nope", ["nope", *model_names()]),
 ])
 def test_cli_config_error_is_one_line_before_any_run_folder(tmp_path, override, needles):
     proc = run_forecast(override, "task=data", f"paths.experiments_dir={tmp_path / 'exp'}",

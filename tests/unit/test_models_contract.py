@@ -8,32 +8,21 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from forecast.models import Arima, Climatology, FitSummary, Hawkes, NaivePoisson, NegBinGLM, PoissonGLM
+from forecast.models import FitSummary
+
 from forecast.models.base import SampleCountForecast
+from forecast.models.hawkes import Hawkes
+from tests.conftest import registered_models
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
-
-try:
-    from forecast.models import HawkesContinuous
-except Exception:  # pragma: no cover - the continuous model is optional here
-    HawkesContinuous = None
 
 N_PATHS = 500
 HORIZON = 14
 
-# (class, constructor kwargs, simulates paths)
-SPECS = [
-    (Climatology, {"window_days": 60}, False),
-    (NaivePoisson, {"window_days": 7}, False),
-    (PoissonGLM, {"n_paths": N_PATHS}, True),
-    (NegBinGLM, {"n_paths": N_PATHS}, True),
-    (Hawkes, {"n_paths": N_PATHS}, True),
-    (Arima, {"n_paths": N_PATHS}, True),
-]
-if HawkesContinuous is not None:
-    SPECS.append((HawkesContinuous, {"n_paths": N_PATHS}, True))
+# (class, constructor kwargs, simulates paths): every option of configs/model/
+SPECS = [(cls, kwargs, "n_paths" in kwargs) for _, cls, kwargs in registered_models(N_PATHS)]
 
-IDS = [cls.__name__ for cls, _, _ in SPECS]
+IDS = [name for name, _, _ in registered_models(N_PATHS)]
 
 
 def make(cls, kwargs, seed=None):
@@ -126,7 +115,7 @@ def test_same_seed_same_numbers_different_seed_different_paths(spec, synthetic_c
         np.testing.assert_array_equal(x, y)
     assert a["params"].keys() == b["params"].keys()
     np.testing.assert_array_equal(list(a["params"].values()), list(b["params"].values()))
-    if simulates:
+    if simulates and "paths" in a:
         np.testing.assert_array_equal(a["paths"], b["paths"])
         c = _numbers(make(cls, kwargs, seed=12), synthetic_counts, synthetic_triggers)
         assert c["paths"].shape == a["paths"].shape

@@ -8,12 +8,11 @@ import pytest
 from sklearn.base import clone
 
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.models import Arima, Climatology, HawkesContinuous, Hawkes, NaivePoisson, NegBinGLM, PoissonGLM
+from tests.conftest import registered_models
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
-MODELS = [Climatology(), NaivePoisson(), PoissonGLM(random_state=0, n_paths=200),
-          NegBinGLM(random_state=0, n_paths=200), Hawkes(random_state=0, n_paths=200),
-          HawkesContinuous(random_state=0, n_paths=200), Arima(random_state=0, n_paths=200)]
+MODELS = [cls(**kwargs, **({"random_state": 0} if "random_state" in cls().get_params() else {}))
+          for _, cls, kwargs in registered_models(n_paths=200)]
 
 
 def series(values) -> pd.Series:
@@ -45,7 +44,7 @@ def test_fits_or_fails_with_a_reason(model, case):
     assert np.all(np.isfinite(fc.predicted_mean)) and 0 <= fc.prob_at_least(1, 7) <= 1
 
 
-@pytest.mark.parametrize("model", [m for m in MODELS if not isinstance(m, (Climatology, NaivePoisson))],
+@pytest.mark.parametrize("model", [m for m in MODELS if not getattr(m, "is_baseline", False)],
                          ids=lambda m: type(m).__name__)
 def test_no_events_is_a_clear_failure_for_fitted_models(model):
     with pytest.raises(ModelFitError, match="no attacks|no events|constant|nothing to fit"):

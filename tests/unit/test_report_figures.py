@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from forecast.config import model_names  # noqa: E402
 from forecast.data import detect_lulls  # noqa: E402
 from forecast.models import Climatology, Hawkes  # noqa: E402
 from forecast.report import figures as F  # noqa: E402
@@ -68,8 +69,11 @@ def test_effects_forest_plot_one_row_per_estimated_effect(ax, real_counts, real_
 
 def test_each_model_keeps_one_colour():
     assert len(set(F.MODEL_COLORS.values())) == len(F.MODEL_COLORS)
-    for name in ("climatology", "naive", "poisson", "negbin", "hawkes", "hawkes_continuous", "arima"):
-        assert F.model_color(name) == F.MODEL_COLORS[name]
+    for name in model_names():
+        assert F.model_color(name) == F.MODEL_COLORS.get(name, F.model_color(name))
+        assert F.model_color(name).startswith("#")
+    # a model the palette does not name still gets a stable, non-black colour
+    assert F.model_color("toy_model") == F.model_color("toy_model") != "#000000"
 
 
 def test_table_bolds_the_best_value(ax):
