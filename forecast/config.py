@@ -41,11 +41,17 @@ class DataConfig:
     format: EventFormat = EventFormat.project
     triggers: Optional[str] = "${paths.data_dir}/triggers.csv"
     official_counts: Optional[str] = "${paths.data_dir}/official_counts.csv"
+    sites: Optional[str] = "${paths.data_dir}/sites.csv"  # US presence at sites -> Dataset.exposure; null = none
     start: Optional[str] = None  # observation window; events outside it are an error
     end: Optional[str] = None
     country: Optional[List[str]] = None
     weapon: Optional[List[str]] = None
     confirmation: Optional[List[str]] = None
+    # the default series: militia (or unattributed) attacks on US military sites, one row per attack;
+    # files without these columns (acled, generic, older project files) are not filtered by them
+    attacker: Optional[List[str]] = field(default_factory=lambda: ["militia", "unknown"])  # militia|iran_state|unknown
+    target_type: Optional[List[str]] = field(default_factory=lambda: ["us_military"])  # us_military|us_diplomatic|other
+    duplicates: str = "merge"  # keep | merge (merge drops rows whose duplicate_of is set)
     lull_min_days: int = 14
     acled_actor: Optional[str] = None  # regex on actor1/assoc_actor_1 (format=acled)
     acled_target: Optional[str] = None  # regex on actor2/assoc_actor_2/notes (format=acled)
@@ -193,3 +199,81 @@ def register() -> None:
     cs.store(group="schema", name="scenario", node=ScenarioConfig)
     for name in model_names():
         cs.store(group="schema/model", name=name, node=model_schema(model_target(name)))
+
+
+def _description(path: Path) -> str:
+    """The first comment line of a config file that is not a ``@package`` directive, else its
+    ``description:`` value."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        if line.strip().startswith("#") and "@package" not in line:
+            return line.strip().lstrip("# ").strip()
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("description:")), "")
+
+
+def known_keys() -> list[str]:
+    """Every settable config key (dotted), for "did you mean" hints: the run schema and every model's."""
+    import dataclasses
+
+    def walk(schema, prefix: str) -> list[str]:
+        keys, hints = [], typing.get_type_hints(schema)
+        for f in dataclasses.fields(schema):
+            key, hint = f"{prefix}{f.name}", hints.get(f.name)
+            optional = typing.get_args(hint) if typing.get_origin(hint) is typing.Union else ()
+            candidates = [hint, *optional, f.default_factory]  # Optional[X] -> X; a list stays one key
+            nested = next((c for c in candidates if isinstance(c, type) and dataclasses.is_dataclass(c)), None)
+            keys += walk(nested, f"{key}.") if nested else [key]
+        return keys
+
+    keys = [k for k in walk(RunConfig, "") if k != "model"]
+    for name in model_names():
+        keys += [k for k in walk(model_schema(model_target(name)), "model.") if k not in keys]
+    return sorted(set(keys))
+
+
+def help_text() -> str:
+    """``forecast --help``: what the tool does, the options of each group with a line each, the common keys."""
+    root = Path(config_dir())
+    lines = ["forecast: escalation-risk forecasts of attacks on US forces (daily counts, P(>=k attacks in h days),",
+             "rolling-origin backtests, PDF reports).", "",
+             "usage: forecast [GROUP=OPTION ...] [KEY=VALUE ...]      one run (Hydra 1.3 overrides)",
+             "       forecast -m GROUP=A,B ... | -m sweep=NAME         a sweep; then forecast-compare SWEEP_DIR",
+             "       forecast-report RUN_DIR                          re-render a run's PDF from its record", ""]
+    groups = [("model", "Models"), ("experiment", "Experiments"), ("scenario", "Scenarios (what-if triggers)"),
+              ("sweep", "Sweeps (with -m)"), ("data", "Data"), ("backtest", "Backtests")]
+    for group, title in groups:
+        lines.append(f"{title}: {group}=NAME")
+        for path in sorted((root / group).glob("*.yaml")):
+            lines.append(f"  {path.stem:<20} {_description(path)}")
+        lines.append("")
+    lines += ["Common keys: seed=N, origin=YYYY-MM-DD, n_paths=N, data.events=PATH, data.triggers=PATH|null,",
+              "  data.start/data.end=YYYY-MM-DD, backtest=none, report=none, risk.horizons=[..],",
+              "  risk.thresholds=[..], model.<param>=VALUE, paths.experiments_dir=DIR, paths.reports_dir=DIR.",
+              "Print the composed config: forecast --cfg job [overrides]. Hydra's own help: forecast --hydra-help.",
+              "Exit status: 0 ok; 2 bad input or config (one line naming the file/line or key); 130/143",
+              "interrupted (SIGINT/SIGTERM; the run is recorded as interrupted); 1 internal error."]
+    return "\n".join(lines)
+
+
+def check_known_keys(cfg) -> None:
+    """Refuse keys no schema declares: Hydra lets ``+key=value`` add them, and a run would ignore them."""
+    from forecast.errors import ForecastInputError
+
+    known = set(known_keys())
+    model_keys = {f"model.{k}" for k in model_schema(str(cfg.model["_target_"])).__dataclass_fields__}
+
+    def unknown(node: dict, prefix: str):
+        for k, v in node.items():
+            key = f"{prefix}{k}"
+            if key in known or key in model_keys:
+                continue
+            if not any(kk.startswith(f"{key}.") for kk in known | model_keys):
+                yield key
+            elif isinstance(v, dict):  # a node with a schema (None for an unset optional one)
+                yield from unknown(v, f"{key}.")
+
+    plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"]),
+                                   resolve=False)
+    for key in unknown(plain, ""):
+        raise ForecastInputError(f"unknown config key '{key}'", column=key,
+                                 hint="remove it; `forecast --help` lists the keys")

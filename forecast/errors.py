@@ -33,3 +33,13 @@ def _one_line(text: str) -> str:
 
 class ModelFitError(RuntimeError):
     """A model could not be fitted (degenerate data, optimiser failure); the run records it."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: the run is recorded as ``interrupted`` and the command exits 128 + signum."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = int(signum)
+        super().__init__(f"interrupted by {signal.Signals(self.signum).name}")

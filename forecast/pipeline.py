@@ -2,24 +2,32 @@
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 import time
+import warnings
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from forecast.data import daily_counts, detect_lulls, filter_events, load_events, load_official_counts, \
     load_triggers
+from forecast.data.events import load_sites
+from forecast.data.exposure import exposure as site_exposure
 from forecast.data.summary import coverage, format_summary
+from forecast.config import check_known_keys
 from forecast.errors import ForecastInputError, ModelFitError
 from forecast.evaluate import backtest_origins, run_backtest, skill, summarise_scores
 from forecast.models import Climatology
-from forecast.models.base import CountForecast, FitSummary, Forecaster
+from forecast.models.base import MAX_HORIZON, MAX_PATHS, CountForecast, FitSummary, Forecaster
 from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, sha256_files, \
     write_csv
 from forecast.risk import lull_status, risk_table
@@ -29,7 +37,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Dataset:
-    """An event set with everything derived from it for one run."""
+    """An event set with everything derived from it for one run.
+
+    ``sites`` is the sites file (None when ``data.sites`` is null) and ``exposure`` the number of those
+    sites with US presence on each day of ``counts.index`` (only sites of the kinds the series counts,
+    ``data.target_type``); None when there are no sites.
+    """
 
     events: pd.DataFrame
     counts: pd.Series
@@ -39,6 +52,8 @@ class Dataset:
     coverage: pd.DataFrame | None
     files: dict[str, str]
     sha256: str
+    sites: pd.DataFrame | None = None
+    exposure: pd.Series | None = None
 
 
 @dataclass
@@ -63,25 +78,35 @@ class RunResult:
 
 
 def load_dataset(data_cfg: DictConfig) -> Dataset:
-    """Load and validate the event file, triggers and official counts named in ``data``."""
+    """Load and validate the event file, triggers, official counts and sites named in ``data``.
+
+    The observation window (``data.start``/``data.end``, default: first/last event) is fixed on the whole
+    file; the series then counts the events kept by the filters (country, weapon, confirmation, attacker,
+    target_type, duplicates; the last three are no-ops on files without those columns).
+    """
     events = load_events(data_cfg.events, format=str(getattr(data_cfg.format, "value", data_cfg.format)),
                          acled_actor=data_cfg.acled_actor, acled_target=data_cfg.acled_target,
                          countries=data_cfg.country, date_column=data_cfg.date_column,
                          count_column=data_cfg.count_column)
     counts = daily_counts(events, data_cfg.start, data_cfg.end)
+    target_type = data_cfg.get("target_type")
     kept = filter_events(events, country=data_cfg.country, weapon=data_cfg.weapon,
-                         confirmation=data_cfg.confirmation)
+                         confirmation=data_cfg.confirmation, attacker=data_cfg.get("attacker"),
+                         target_type=target_type, duplicates=data_cfg.get("duplicates") or "keep")
     if len(kept) < len(events):
         log.info("filters keep %d of %d events", len(kept), len(events))
         counts = daily_counts(kept, counts.index[0], counts.index[-1]) if len(kept) else counts * 0
     triggers = load_triggers(data_cfg.triggers) if data_cfg.triggers else None
     official = load_official_counts(data_cfg.official_counts) if data_cfg.official_counts else None
+    sites = load_sites(data_cfg.sites) if data_cfg.get("sites") else None
+    exposure = (site_exposure(sites, counts.index, site_types=list(target_type) if target_type else None)
+                if sites is not None else None)
     lulls = detect_lulls(counts, data_cfg.lull_min_days)
     lulls.attrs["min_days"] = data_cfg.lull_min_days
-    files = {k: str(data_cfg[k]) for k in ("events", "triggers", "official_counts") if data_cfg[k]}
+    files = {k: str(data_cfg[k]) for k in ("events", "triggers", "official_counts", "sites") if data_cfg.get(k)}
     return Dataset(kept, counts, triggers, official, lulls,
                    coverage(kept, official) if official is not None else None, files,
-                   sha256_files(list(files.values())))
+                   sha256_files(list(files.values())), sites, exposure)
 
 
 def scenario_triggers(scenario: DictConfig, origin: pd.Timestamp) -> pd.DataFrame:
@@ -100,8 +125,19 @@ def scenario_triggers(scenario: DictConfig, origin: pd.Timestamp) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def _validate(cfg: DictConfig) -> None:
-    """Checks composition cannot make: values in range, lists increasing."""
+def _date(key: str, value) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(str(value)).normalize()
+    except (ValueError, TypeError):
+        raise ForecastInputError(f"'{value}' is not a date", column=key, hint="use YYYY-MM-DD") from None
+
+
+def validate_config(cfg: DictConfig) -> Forecaster | None:
+    """Every check composition cannot make, before any data is read or model fitted: values in range,
+    dates that exist, lists increasing, regexes that compile, no unknown keys, output folders writable.
+    Returns the (unfitted, checked) model of a ``task=run``."""
+    check_known_keys(cfg)
+
     def positive_increasing(key: str, values) -> None:
         values = list(values)
         if not values or any(v < 1 for v in values):
@@ -109,12 +145,56 @@ def _validate(cfg: DictConfig) -> None:
         if any(b <= a for a, b in zip(values, values[1:])):
             raise ForecastInputError(f"must be strictly increasing, got {values}", column=key)
 
+    def in_range(key: str, low: int, high: int) -> None:
+        value = OmegaConf.select(cfg, key)
+        if not low <= value <= high:
+            raise ForecastInputError(f"must be between {low:,} and {high:,}, got {value}", column=key)
+
     positive_increasing("risk.horizons", cfg.risk.horizons)
     positive_increasing("risk.thresholds", cfg.risk.thresholds)
     positive_increasing("backtest.horizons", cfg.backtest.horizons)
-    for key in ("n_paths", "backtest.n_paths"):
-        if OmegaConf.select(cfg, key) < 10:
-            raise ForecastInputError("must be >= 10", column=key)
+    for key, low, high in (("seed", 0, 2**32 - 1), ("n_paths", 10, MAX_PATHS), ("backtest.n_paths", 10, MAX_PATHS),
+                           ("backtest.refit_every", 1, 10_000), ("backtest.min_train_days", 1, 100_000),
+                           ("data.lull_min_days", 1, 10_000), ("report.history_days", 1, 100_000),
+                           ("blas_threads", 1, 256)):
+        in_range(key, low, high)
+    for key in ("risk.horizons", "backtest.horizons"):
+        if max(OmegaConf.select(cfg, key)) > MAX_HORIZON:
+            raise ForecastInputError(f"horizons are at most {MAX_HORIZON} days", column=key)
+    dates = {k: _date(f"data.{k}", cfg.data[k]) for k in ("start", "end") if cfg.data[k] is not None}
+    if len(dates) == 2 and dates["end"] < dates["start"]:
+        raise ForecastInputError(f"data.end {dates['end'].date()} is before data.start {dates['start'].date()}",
+                                 column="data.end")
+    if cfg.origin is not None:
+        _date("origin", cfg.origin)
+    for i, period in enumerate(cfg.backtest.periods):
+        if _date(f"backtest.periods[{i}].end", period.end) < _date(f"backtest.periods[{i}].start", period.start):
+            raise ForecastInputError(f"period '{period.name}' ends before it starts", column=f"backtest.periods[{i}]")
+    for key in ("acled_actor", "acled_target"):
+        try:
+            re.compile(cfg.data[key] or "")
+        except re.error as e:
+            raise ForecastInputError(f"not a valid regular expression: {e}", column=f"data.{key}") from None
+    if cfg.report.enabled and cfg.task.value == "run":
+        writable_folder("paths.reports_dir", Path(cfg.paths.reports_dir))
+    if cfg.task.value != "run":
+        return None
+    try:
+        model = instantiate(cfg.model, _convert_="all")
+    except InstantiationException as e:
+        raise ForecastInputError(f"cannot build the model: {e.__cause__ or e}", column="model") from None
+    return model.check_params()
+
+
+def writable_folder(key: str, folder: Path) -> None:
+    """Create ``folder`` if needed and prove it takes a file, before any work is done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", delete=True)
+        probe.close()
+    except OSError as e:
+        raise ForecastInputError(f"cannot write to {folder}: {e.strerror or e}", column=key,
+                                 hint="choose a writable folder") from None
 
 
 @contextmanager
@@ -131,7 +211,7 @@ def run(cfg: DictConfig) -> RunResult:
     either way ``metrics.json`` ends with ``status: failed`` and the message.
     """
     folder = Path(cfg.paths.output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    writable_folder("paths.experiments_dir", folder)
     run_id = folder.name if folder.parent.name == "runs" else f"{folder.parent.name}_{folder.name}"
     record = RunRecord(folder, run_id=run_id, model=cfg.model_name, task=str(cfg.task.value), name=cfg.name,
                        seed=cfg.seed, data_sha256=None, versions=package_versions(), timings_s={},
@@ -139,24 +219,38 @@ def run(cfg: DictConfig) -> RunResult:
     atomic_write_text(folder / "config_resolved.yaml", resolved_yaml(cfg))
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    caught: list[warnings.WarningMessage] = []
     try:
-        with threadpool_limits(limits=int(cfg.blas_threads)):
+        with threadpool_limits(limits=int(cfg.blas_threads)), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             result = _run(cfg, record, run_id, folder, timings)
-    except Exception as e:
+    except BaseException as e:  # every way a run can end is written to the record
         timings["total"] = round(time.perf_counter() - start, 4)
-        record.update(timings_s=timings)
-        known = isinstance(e, (ForecastInputError, ModelFitError))
-        record.finish(str(e) if known else f"internal error: {type(e).__name__}: {e}")
+        record.update(timings_s=timings, warnings=_warning_summary(caught))
+        if isinstance(e, KeyboardInterrupt):
+            record.finish(str(e) or "interrupted", status="interrupted")
+        else:
+            known = isinstance(e, (ForecastInputError, ModelFitError, OSError))
+            record.finish(str(e) if known else f"internal error: {type(e).__name__}: {e}")
         raise
     timings["total"] = round(time.perf_counter() - start, 4)
-    record.update(timings_s=timings)
+    record.update(timings_s=timings, warnings=_warning_summary(caught))
     record.finish()
     result.metrics = record.metrics
     return result
 
 
+def _warning_summary(caught: list) -> dict[str, int]:
+    """Library warnings (e.g. statsmodels' convergence warnings) counted by category, logged once each."""
+    counts = Counter(w.category.__name__ for w in caught)
+    for name, n in counts.items():
+        first = next(w for w in caught if w.category.__name__ == name)
+        log.warning("%d x %s (first: %s)", n, name, str(first.message).splitlines()[0][:200])
+    return dict(counts)
+
+
 def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings: dict) -> RunResult:
-    _validate(cfg)
+    model = validate_config(cfg)
     with _timed(timings, "load"):
         data = load_dataset(cfg.data)
     record.update(data_sha256=data.sha256, data_files=data.files)
@@ -176,11 +270,13 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
         raise ForecastInputError(f"origin {origin.date()} lies outside the data window "
                                  f"{counts.index[0].date()}..{counts.index[-1].date()}", column="origin")
     train = counts.loc[:origin]
-    model: Forecaster = instantiate(cfg.model, _convert_="all")
     with _timed(timings, "fit"):
         model.fit(train, data.triggers)
         summary = model.summary()
     log.info("fit %s on %d days: loglik %.2f", cfg.model_name, len(train), summary.loglik)
+    if summary.n_obs < 3 * summary.n_params:
+        log.warning("%s has %d parameters but only %d observations: estimates will be unstable",
+                    cfg.model_name, summary.n_params, summary.n_obs)
     params_table = summary.table().reset_index(names="parameter")
     write_csv(folder / "params.csv", params_table)
     scalar_diag = {k: v for k, v in summary.diagnostics.items() if isinstance(v, (int, float, str, bool, np.generic))}

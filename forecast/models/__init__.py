@@ -6,6 +6,8 @@ from forecast.models.baselines import Climatology, NaivePoisson, NBWindow
 from forecast.models.glm import NegBinGLM, PoissonGLM
 from forecast.models.hawkes import Hawkes
 from forecast.models.hawkes_continuous import HawkesContinuous
+from forecast.models.regime import RegimeHMM
 
 __all__ = ["Forecaster", "CountForecast", "IndependentCountForecast", "SampleCountForecast", "FitSummary",
-           "Climatology", "NaivePoisson", "NBWindow", "PoissonGLM", "NegBinGLM", "Hawkes", "HawkesContinuous", "Arima"]
+           "Climatology", "NaivePoisson", "NBWindow", "PoissonGLM", "NegBinGLM", "Hawkes", "HawkesContinuous", "Arima",
+           "RegimeHMM"]

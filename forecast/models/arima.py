@@ -13,9 +13,9 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-from forecast.errors import ForecastInputError, ModelFitError
-from forecast.models.base import FitSummary, Forecaster, SampleCountForecast
-from forecast.models.features import TriggerDesign
+from forecast.errors import ModelFitError
+from forecast.models.base import FitSummary, Forecaster, Param, SampleCountForecast
+from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign
 
 TRANSFORMS = {
     "none": (lambda y: y, lambda z: z),
@@ -122,11 +122,14 @@ class Arima(Forecaster):
     """
 
     uses_triggers = True
+    param_rules = {**Forecaster.param_rules, **TRIGGER_PARAM_RULES, "order": Param(0, 5, integer=True, length=3,
+                                                                                   none_ok=True),
+                   "max_order": Param(0, 4, integer=True), "transform": Param(choices=tuple(TRANSFORMS))}
 
     def __init__(self, order: list[int] | None = (1, 0, 1), max_order: int = 2, transform: str = "sqrt",
                  trigger_kinds: list[str] | None = None, trigger_encoding: str = "decay",
                  trigger_half_life: float = 7.0, trigger_lag: int = 1, n_paths: int = 2000,
-                 warm_start: bool = False, random_state: int | None = None):
+                 random_state: int | None = None):
         self.order = order
         self.max_order = max_order
         self.transform = transform
@@ -135,7 +138,6 @@ class Arima(Forecaster):
         self.trigger_half_life = trigger_half_life
         self.trigger_lag = trigger_lag
         self.n_paths = n_paths
-        self.warm_start = warm_start
         self.random_state = random_state
 
     def _trigger_design(self) -> TriggerDesign:
@@ -146,9 +148,6 @@ class Arima(Forecaster):
                        enforce_stationarity=True, enforce_invertibility=True)
 
     def _fit(self, counts, triggers):
-        if self.transform not in TRANSFORMS:
-            raise ForecastInputError(f"unknown transform '{self.transform}'", column="model.transform",
-                                     hint=f"use one of {', '.join(TRANSFORMS)}")
         y = counts.to_numpy().astype(float)
         if np.all(y == y[0]):
             raise ModelFitError("arima: the training counts are constant; nothing to fit")
@@ -160,17 +159,13 @@ class Arima(Forecaster):
         x = exog[:, varying] if varying.any() else None
         orders = [tuple(self.order)] if self.order is not None else \
             [(p, 0, q) for p, q in itertools.product(range(self.max_order + 1), repeat=2)]
-        previous = getattr(self, "result_", None) if self.warm_start else None
         best = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for order in orders:
                 model = self._model(z, x, order)
-                start = None
-                if previous is not None and list(previous.model.param_names) == list(model.param_names):
-                    start = previous.params
                 try:
-                    res = model.fit(start_params=start, disp=False, maxiter=200)
+                    res = model.fit(disp=False, maxiter=200)
                 except (np.linalg.LinAlgError, ValueError):
                     continue
                 if np.isfinite(res.aic) and (best is None or res.aic < best.aic):
@@ -207,7 +202,7 @@ class Arima(Forecaster):
     def _forecast(self, index, future_triggers, n_paths):
         x = self._regressors(index, self._all_triggers(future_triggers))
         n = int(n_paths or self.n_paths)
-        rng = np.random.default_rng(self.rng_.integers(2**63))
+        rng = self.forecast_rng(index)
         z = forecast_mean(self.system_, self.state_, x, len(index)) + gaussian_paths(self.result_, len(index), n, rng)
         y = np.rint(TRANSFORMS[self.transform][1](z))
         return SampleCountForecast(index, np.clip(np.nan_to_num(y, nan=0.0, posinf=1e6), 0, 1e6))

@@ -208,6 +208,52 @@ class FitSummary:
         return "\n".join(lines)
 
 
+MAX_PATHS = 50_000  # simulated paths per forecast at most
+MAX_HORIZON = 366  # forecast days at most: paths x days of int64 counts stay under 150 MB
+
+
+@dataclass(frozen=True)
+class Param:
+    """The allowed values of one estimator parameter: a numeric range (``low``/``high`` inclusive, the
+    low end open with ``low_open``), whole numbers only (``integer``), a set of ``choices``, a list of
+    ``length`` such numbers, and whether None is allowed."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    low_open: bool = False
+    choices: tuple | None = None
+    length: int | None = None
+    none_ok: bool = False
+
+    def problem(self, value) -> str | None:
+        """What is wrong with ``value`` (None when it is allowed)."""
+        if value is None:
+            return None if self.none_ok else "must be set"
+        if self.length is not None:
+            if not isinstance(value, (list, tuple)) or len(value) != self.length:
+                return f"must be a list of {self.length} numbers, got {value!r}"
+            return next((p for p in (Param(self.low, self.high, self.integer).problem(v) for v in value) if p), None)
+        if self.choices is not None:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            bad = [v for v in values if v not in self.choices]
+            return f"must be one of {', '.join(map(str, self.choices))}, got {bad[0]!r}" if bad else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            return f"must be a number, got {value!r}"
+        if self.integer and float(value) != int(value):
+            return f"must be a whole number, got {value!r}"
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        if not low_ok or (self.high is not None and value > self.high):
+            lo = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+            hi = "" if self.high is None else f"<= {self.high:g}"
+            return f"must be {' and '.join(x for x in (lo, hi) if x)}, got {value!r}"
+        return None
+
+
+PARAM_N_PATHS = Param(10, MAX_PATHS, integer=True)
+PARAM_SEED = Param(0, 2**32 - 1, integer=True, none_ok=True)
+
+
 class Forecaster(BaseEstimator, ABC):
     """Base estimator: ``fit(counts, triggers)`` returns self; ``forecast(h)`` returns a CountForecast.
 
@@ -217,8 +263,20 @@ class Forecaster(BaseEstimator, ABC):
 
     uses_triggers = False
     is_baseline = False  # the simple references every other model must beat
+    param_rules: dict[str, Param] = {"n_paths": PARAM_N_PATHS, "random_state": PARAM_SEED}
+
+    def check_params(self) -> "Forecaster":
+        """Refuse parameter values outside ``param_rules``, naming ``model.<parameter>`` (called by ``fit``
+        and by the pipeline before any data is read)."""
+        params = self.get_params()
+        for name, rule in self.param_rules.items():
+            problem = rule.problem(params[name]) if name in params else None
+            if problem:
+                raise ForecastInputError(problem, column=f"model.{name}")
+        return self
 
     def fit(self, counts: pd.Series, triggers: pd.DataFrame | None = None) -> "Forecaster":
+        self.check_params()
         counts = _check_counts(counts)
         self.counts_ = counts.copy()
         self.triggers_ = None if triggers is None else triggers[triggers["date"] <= counts.index[-1]].copy()
@@ -234,8 +292,10 @@ class Forecaster(BaseEstimator, ABC):
         models without trigger features ignore them.
         """
         self._check_fitted()
-        if int(horizon) < 1:
-            raise ForecastInputError(f"horizon must be >= 1, got {horizon}", column="horizon")
+        if not 1 <= int(horizon) <= MAX_HORIZON:
+            raise ForecastInputError(f"horizon must be in 1..{MAX_HORIZON}, got {horizon}", column="horizon")
+        if n_paths is not None and not 10 <= int(n_paths) <= MAX_PATHS:
+            raise ForecastInputError(f"n_paths must be in 10..{MAX_PATHS}, got {n_paths}", column="n_paths")
         index = pd.date_range(self.counts_.index[-1] + pd.Timedelta(days=1), periods=int(horizon), freq="D",
                               name="date")
         return self._forecast(index, future_triggers, n_paths)
@@ -259,6 +319,14 @@ class Forecaster(BaseEstimator, ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, "counts_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(counts) first")
+
+    def forecast_rng(self, index: pd.DatetimeIndex) -> np.random.Generator:
+        """The random numbers of the forecast from ``index[0]``: a function of (``random_state``, origin),
+        so forecasting twice gives the same distribution and a scenario shares its baseline's draws."""
+        seed = getattr(self, "random_state", None)
+        if seed is None:
+            return np.random.default_rng()
+        return np.random.default_rng([int(seed), int(index[0].toordinal())])
 
     def _all_triggers(self, future_triggers: pd.DataFrame | None) -> pd.DataFrame | None:
         """Known triggers plus hypothetical future ones (a scenario)."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from forecast.distributions import negbin_pmfs, poisson_pmfs
-from forecast.errors import ForecastInputError
-from forecast.models.base import CountForecast, FitSummary, Forecaster, IndependentCountForecast
+from forecast.models.base import CountForecast, FitSummary, Forecaster, IndependentCountForecast, Param
 
 
 class Climatology(Forecaster):
@@ -17,6 +16,7 @@ class Climatology(Forecaster):
     """
 
     is_baseline = True
+    param_rules = {"window_days": Param(1, 100_000, integer=True), "pseudo_count": Param(0, None, low_open=True)}
 
     def __init__(self, window_days: int = 90, pseudo_count: float = 0.5):
         self.window_days = window_days
@@ -47,6 +47,7 @@ class NaivePoisson(Forecaster):
     y_{T+h} ~ Poisson(max(mean(y_{T-k+1..T}), min_rate)) for every h."""
 
     is_baseline = True
+    param_rules = {"window_days": Param(1, 100_000, integer=True), "min_rate": Param(0, None, low_open=True)}
 
     def __init__(self, window_days: int = 7, min_rate: float = 0.02):
         self.window_days = window_days
@@ -85,6 +86,8 @@ class NBWindow(Forecaster):
     """
 
     is_baseline = True
+    param_rules = {"window_days": Param(2, 100_000, integer=True), "min_rate": Param(0, None, low_open=True),
+                   "rate": Param(choices=("shared", "independent"))}
 
     def __init__(self, window_days: int = 28, min_rate: float = 0.02, rate: str = "shared"):
         self.window_days = window_days
@@ -92,9 +95,6 @@ class NBWindow(Forecaster):
         self.rate = rate
 
     def _fit(self, counts, triggers):
-        if self.rate not in ("shared", "independent"):
-            raise ForecastInputError(f"rate must be 'shared' or 'independent', got {self.rate!r}",
-                                     column="model.rate")
         self._update(counts, triggers)
 
     def _update(self, counts, triggers):

@@ -4,8 +4,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecast.data.annotate import _kinds, trigger_matrix
+from forecast.data.annotate import ENCODINGS, _kinds, trigger_matrix
 from forecast.data.counts import days_since_last_array
+from forecast.data.events import TRIGGER_KINDS
+from forecast.models.base import Param
+
+# the allowed values of the trigger parameters shared by the GLM, Hawkes and ARIMA models
+TRIGGER_PARAM_RULES = {"trigger_kinds": Param(choices=TRIGGER_KINDS, none_ok=True),
+                       "trigger_encoding": Param(choices=ENCODINGS),
+                       "trigger_half_life": Param(0, 3650, low_open=True),
+                       "trigger_lag": Param(0, 365, integer=True),
+                       "effect_prior_sd": Param(0, None, low_open=True, none_ok=True)}
 
 
 def history_width(n_lags: int, rolling_days: int) -> int:

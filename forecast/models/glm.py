@@ -11,10 +11,10 @@ from scipy import optimize
 from statsmodels.discrete.discrete_model import NegativeBinomial
 from statsmodels.stats.diagnostic import acorr_ljungbox
 
-from forecast.errors import ModelFitError
 from forecast.distributions import negbin_pmfs, poisson_pmfs
-from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, SampleCountForecast
-from forecast.models.features import TriggerDesign, calendar_design, history_design, history_features, \
+from forecast.errors import ModelFitError
+from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, Param, SampleCountForecast
+from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign, calendar_design, history_design, history_features, \
     history_names
 
 
@@ -69,6 +69,8 @@ class PoissonGLM(Forecaster):
     """
 
     uses_triggers = True
+    param_rules = {**Forecaster.param_rules, **TRIGGER_PARAM_RULES, "n_lags": Param(0, 60, integer=True),
+                   "rolling_days": Param(0, 365, integer=True)}
     family = "poisson"
 
     def __init__(self, n_lags: int = 1, rolling_days: int = 7, days_since_last: bool = True,
@@ -164,7 +166,7 @@ class PoissonGLM(Forecaster):
             pmfs = negbin_pmfs(means, self._dispersion()) if self.family == "negbin" else poisson_pmfs(means)
             return IndependentCountForecast(index, pmfs)
         b_hist = beta.reindex(hist_names).fillna(0.0).to_numpy()
-        rng = np.random.default_rng(self.rng_.integers(2**63))
+        rng = self.forecast_rng(index)
         n = int(n_paths or self.n_paths)
         window = np.tile(self.window_, (n, 1))
         quiet = np.full(n, float(self.quiet_))

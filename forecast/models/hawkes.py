@@ -20,8 +20,8 @@ from scipy.signal import lfilter
 from scipy.special import gammaln
 
 from forecast.errors import ModelFitError
-from forecast.models.base import FitSummary, Forecaster, SampleCountForecast
-from forecast.models.features import TriggerDesign
+from forecast.models.base import FitSummary, Forecaster, Param, SampleCountForecast
+from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign
 from forecast.models.newton import newton_maximise
 
 log = logging.getLogger(__name__)
@@ -184,11 +184,12 @@ class Hawkes(Forecaster):
     """
 
     uses_triggers = True
+    param_rules = {**Forecaster.param_rules, **TRIGGER_PARAM_RULES,
+                   "background_segments": Param(1, 100, integer=True)}
 
     def __init__(self, trigger_kinds: list[str] | None = None, trigger_encoding: str = "decay",
                  trigger_half_life: float = 7.0, trigger_lag: int = 1, effect_prior_sd: float | None = 1.0,
-                 n_paths: int = 2000, background_segments: int = 6, warm_start: bool = False,
-                 random_state: int | None = None):
+                 n_paths: int = 2000, background_segments: int = 6, random_state: int | None = None):
         self.trigger_kinds = trigger_kinds
         self.trigger_encoding = trigger_encoding
         self.trigger_half_life = trigger_half_life
@@ -196,7 +197,6 @@ class Hawkes(Forecaster):
         self.effect_prior_sd = effect_prior_sd
         self.n_paths = n_paths
         self.background_segments = background_segments
-        self.warm_start = warm_start
         self.random_state = random_state
 
     def _design(self, index, triggers) -> tuple[np.ndarray, list[str]]:
@@ -212,12 +212,11 @@ class Hawkes(Forecaster):
         varying = X.std(axis=0) > 1e-12
         varying[0] = True
         columns = [c for c, v in zip(names, varying) if v]
-        start = self.theta_ if self.warm_start and getattr(self, "columns_", None) == columns else None
         self.columns_ = columns
         self.dropped_ = [c for c, v in zip(names, varying) if not v]
         self._used = varying
         X = X[:, varying]
-        self.theta_, self.loglik_, self.converged_ = fit_mle(y, X, start, self.effect_prior_sd)
+        self.theta_, self.loglik_, self.converged_ = fit_mle(y, X, None, self.effect_prior_sd)
         self._fit_data = (counts.index, y, X)  # summary() and background_test() describe the fitted data
         self._update(counts, triggers)
         self.stderr_ = None  # computed on demand by summary()
@@ -249,7 +248,7 @@ class Hawkes(Forecaster):
     def _forecast(self, index, future_triggers, n_paths):
         # features on the forecast days alone equal those of the full history (decay carries over)
         X = self._design(index, self._all_triggers(future_triggers))[0][:, self._used]
-        rng = np.random.default_rng(self.rng_.integers(2**63))
+        rng = self.forecast_rng(index)
         paths = simulate(self.theta_, X, *self.state_, int(n_paths or self.n_paths), rng)
         return SampleCountForecast(index, paths)
 

@@ -29,7 +29,7 @@ from sklearn.exceptions import NotFittedError
 from threadpoolctl import ThreadpoolController
 
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.models.base import FitSummary, Forecaster, SampleCountForecast
+from forecast.models.base import FitSummary, Forecaster, Param, SampleCountForecast
 from forecast.models.newton import newton_maximise
 
 log = logging.getLogger(__name__)
@@ -619,6 +619,8 @@ class HawkesContinuous(Forecaster):
     """
 
     uses_triggers = False
+    param_rules = {**Forecaster.param_rules, "decay": Param(0, None, low_open=True, none_ok=True),
+                   "spread": Param(choices=SPREADS)}
 
     def __init__(self, decay: float | None = None, spread: str = "uniform", n_paths: int = 2000,
                  random_state: int | None = None):
@@ -684,7 +686,7 @@ class HawkesContinuous(Forecaster):
         return super().forecast(horizon, future_triggers, n_paths)
 
     def _forecast(self, index, future_triggers, n_paths):
-        rng = np.random.default_rng(self.rng_.integers(2**63))
+        rng = self.forecast_rng(index)
         paths = simulate_daily_counts(self.baseline_, self.adjacency_, self.decay_, len(index),
                                       int(n_paths or self.n_paths), rng, state=self.state_)
         return SampleCountForecast(index, paths)
