@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from forecast.models.base import Forecaster
 
 log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 10.0  # without a terminal, backtest progress is logged this often
 
 
 def backtest_origins(index: pd.DatetimeIndex, periods: list[dict], min_train_days: int) -> pd.DatetimeIndex:
@@ -102,7 +104,13 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
     surprise = SurpriseCusum() if refit_on_surprise else None
     fc, last_t, since_fit = None, 0, 0
     show = progress if progress is not None else sys.stderr.isatty()
-    for origin in tqdm(origins, desc=f"backtest {type(model).__name__}", disable=not show, leave=False):
+    last_log = time.monotonic()
+    for i, origin in enumerate(tqdm(origins, desc=f"backtest {type(model).__name__}", disable=not show,
+                                    leave=False)):
+        if not show and time.monotonic() - last_log >= PROGRESS_EVERY_S:  # a log or a pipe: a line every 10 s
+            log.info("backtest %s: %d of %d origins (%.0f%%)", type(model).__name__, i, len(origins),
+                     100 * i / len(origins))
+            last_log = time.monotonic()
         t = pos[origin]
         train = counts.iloc[: t + 1]
         if surprise is not None and fc is not None:
