@@ -16,8 +16,18 @@ PACKAGES = ("forecast", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn
             "omegaconf", "tqdm")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give: 0644 under the usual umask 022
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write to a temporary file in the same folder, then rename: readers never see a partial file."""
+    """Write to a temporary file in the same folder, then rename: readers never see a partial file.
+    The file gets the process umask's mode (``mkstemp`` alone would make it 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -26,6 +36,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -55,6 +66,21 @@ def write_json(path: str | Path, obj) -> Path:
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return atomic_write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` safe to open in a spreadsheet (OWASP CSV injection).
+
+    Text cells and column names starting with ``= + - @``, tab or carriage return get a leading ``'``;
+    numbers are left as they are.
+    """
+    def escape(value):
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
+
+    return frame.map(escape).rename(columns=escape)
 
 
 def resolved_yaml(cfg) -> str:
@@ -101,5 +127,6 @@ class RunRecord:
         self.metrics.update(fields)
         self.save()
 
-    def finish(self, error: str | None = None) -> None:
-        self.update(status="failed" if error else "ok", error=error)
+    def finish(self, error: str | None = None, status: str | None = None) -> None:
+        """End the record: ``ok``, ``failed`` (with the error) or ``interrupted`` (SIGINT / SIGTERM)."""
+        self.update(status=status or ("failed" if error else "ok"), error=error)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -170,6 +171,81 @@ class SampleCountForecast(CountForecast):
     @property
     def predicted_mean(self) -> pd.Series:
         return pd.Series(self.paths.mean(axis=0), index=self.index, name="mean")
+
+
+class MixtureCountForecast(CountForecast):
+    """Predictive distribution from simulated paths, Rao-Blackwellised (no smoothing, no empty counts).
+
+    Each path p carries its simulated counts y_{p,s} and the conditional mean mu_{p,s} of day s given the
+    path's earlier days; given that history the day's count is NB2(mu_{p,s}, ``alpha``) (Poisson for
+    alpha = 0). So, exactly given the paths,
+
+        P(y_s = k)     = (1/N) sum_p NB(k; mu_{p,s}, alpha)
+        P(Y_{1..w} = k) = (1/N) sum_p NB(k - S_{p,w-1}; mu_{p,w}, alpha),  S_{p,w-1} = y_{p,1} + ... + y_{p,w-1}
+
+    An outcome no path reached keeps its real conditional probability, so a log score does not depend
+    on luck or on the number of paths beyond Monte Carlo error of the mixture. Work is done in blocks
+    of ``BLOCK`` paths: memory is at most BLOCK x (support) floats.
+    """
+
+    BLOCK = 2000
+
+    def __init__(self, index: pd.DatetimeIndex, paths: np.ndarray, means: np.ndarray, alpha: float = 0.0):
+        super().__init__(index)
+        paths, means = np.asarray(paths), np.asarray(means, float)
+        if paths.ndim != 2 or paths.shape[1] != len(index) or means.shape != paths.shape:
+            raise ValueError("paths and means must both be n_paths x horizon")
+        self.paths, self.means, self.alpha = paths.astype(np.int64), means, float(alpha)
+        self._cum = np.cumsum(self.paths, axis=1)
+        if self._cum[:, -1].max(initial=0) > MAX_TOTAL:
+            raise ModelFitError(f"simulated totals reach {self._cum[:, -1].max():,} attacks in {len(index)} days: "
+                                "the fitted model is explosive on this data")
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def _mixture(self, mu: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """(1/N) sum_p pmf(k - shift_p; mu_p) on 0..max(shift) + L, L the support of the largest mean."""
+        upper = len(negbin_pmfs([float(mu.max(initial=0.0))], self.alpha)[0])
+        out = np.zeros(int(shift.max(initial=0)) + upper)
+        k = np.arange(upper, dtype=float)
+        n = 1.0 / self.alpha if self.alpha > 1e-8 else None
+        for lo in range(0, len(mu), self.BLOCK):
+            m = np.maximum(mu[lo: lo + self.BLOCK], 1e-12)[:, None]
+            if n is None:
+                logp = k * np.log(m) - m - gammaln(k + 1.0)
+            else:
+                logp = gammaln(k + n) - gammaln(n) - gammaln(k + 1.0) - n * np.log1p(m / n) + k * (
+                    np.log(m) - np.log(n + m))
+            rows = np.exp(logp)
+            for sh in np.unique(shift[lo: lo + self.BLOCK]):
+                out[sh: sh + upper] += rows[shift[lo: lo + self.BLOCK] == sh].sum(axis=0)
+        return out / out.sum()
+
+    def daily_pmf(self, step: int) -> np.ndarray:
+        key = ("day", step)
+        if key not in self._cache:
+            self._cache[key] = self._mixture(self.means[:, step - 1], np.zeros(len(self.paths), dtype=np.int64))
+        return self._cache[key]
+
+    def total_pmf(self, window: int) -> np.ndarray:
+        """The Rao-Blackwellised total pmf, with F_w(k) <= F_{w-1}(k) imposed (a longer window can only
+        hold more attacks): the estimates of different windows condition on different days, so Monte
+        Carlo noise could otherwise make P(total >= k) dip by ~1e-5 from one window to the next."""
+        window = self._window(window)
+        key = ("total", window)
+        if key not in self._cache:
+            before = self._cum[:, window - 2] if window > 1 else np.zeros(len(self.paths), dtype=np.int64)
+            p = self._mixture(self.means[:, window - 1], before)
+            if window > 1:
+                prev = np.cumsum(self.total_pmf(window - 1))
+                cdf = np.cumsum(np.pad(p, (0, max(len(prev) - len(p), 0))))
+                cdf[: len(prev)] = np.minimum(cdf[: len(prev)], prev)
+                p = np.diff(cdf, prepend=0.0)
+            self._cache[key] = p / p.sum()
+        return self._cache[key]
+
+    @property
+    def predicted_mean(self) -> pd.Series:
+        return pd.Series(self.means.mean(axis=0), index=self.index, name="mean")
 
 
 @dataclass

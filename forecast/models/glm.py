@@ -13,7 +13,7 @@ from statsmodels.stats.diagnostic import acorr_ljungbox
 
 from forecast.distributions import negbin_pmfs, poisson_pmfs
 from forecast.errors import ModelFitError
-from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, Param, SampleCountForecast
+from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, MixtureCountForecast, Param
 from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign, calendar_design, history_design, history_features, \
     history_names
 
@@ -171,14 +171,16 @@ class PoissonGLM(Forecaster):
         window = np.tile(self.window_, (n, 1))
         quiet = np.full(n, float(self.quiet_))
         paths = np.zeros((n, len(index)), dtype=np.int64)
+        means = np.zeros((n, len(index)))
         for s in range(len(index)):
             eta = fixed[s] + history_features(window, quiet, self.n_lags, self.rolling_days,
                                               self.days_since_last) @ b_hist
-            y = self._draw(np.exp(np.minimum(eta, 20.0)), rng)
+            means[:, s] = np.exp(np.minimum(eta, 20.0))
+            y = self._draw(means[:, s], rng)
             paths[:, s] = y
             window = np.concatenate([window[:, 1:], y[:, None]], axis=1)
             quiet = np.where(y > 0, 0.0, quiet + 1)
-        return SampleCountForecast(index, paths)
+        return MixtureCountForecast(index, paths, means, self._dispersion())
 
     # ---- summary -----------------------------------------------------------------------
     def _summary(self):

@@ -20,7 +20,7 @@ from scipy.signal import lfilter
 from scipy.special import gammaln
 
 from forecast.errors import ModelFitError
-from forecast.models.base import FitSummary, Forecaster, Param, SampleCountForecast
+from forecast.models.base import FitSummary, Forecaster, MixtureCountForecast, Param
 from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign
 from forecast.models.newton import newton_maximise
 
@@ -155,21 +155,25 @@ def standard_errors(theta: np.ndarray, y: np.ndarray, X: np.ndarray, prior_sd: f
 
 
 def simulate(theta: np.ndarray, X: np.ndarray, R0: float, y_last: float, n_paths: int,
-             rng: np.random.Generator) -> np.ndarray:
+             rng: np.random.Generator, intensities: bool = False):
     """Simulate ``n_paths`` continuations over the rows of ``X`` given the last state.
 
     ``R0`` is R_T of the last observed day T and ``y_last`` = y_T, so R_{T+1} = e^{-beta} R_T + y_T.
+    Returns the counts, and with ``intensities`` also each day's conditional intensity lambda_{p,s}
+    (the Poisson mean of day s given the path's earlier days).
     """
     gamma, alpha, beta = theta[:-2], theta[-2], theta[-1]
     a = np.exp(-beta)
     mu = np.exp(np.clip(X @ gamma, -50, 50))
     R = np.full(n_paths, a * R0 + y_last)
     paths = np.empty((n_paths, len(mu)), dtype=np.int64)
+    lam = np.empty((n_paths, len(mu)))
     for s in range(len(mu)):
-        y = rng.poisson(np.minimum(mu[s] + alpha * (1 - a) * R, 1e6))
+        lam[:, s] = np.minimum(mu[s] + alpha * (1 - a) * R, 1e6)
+        y = rng.poisson(lam[:, s])
         paths[:, s] = y
         R = a * R + y
-    return paths
+    return (paths, lam) if intensities else paths
 
 
 class Hawkes(Forecaster):
@@ -249,8 +253,8 @@ class Hawkes(Forecaster):
         # features on the forecast days alone equal those of the full history (decay carries over)
         X = self._design(index, self._all_triggers(future_triggers))[0][:, self._used]
         rng = self.forecast_rng(index)
-        paths = simulate(self.theta_, X, *self.state_, int(n_paths or self.n_paths), rng)
-        return SampleCountForecast(index, paths)
+        paths, lam = simulate(self.theta_, X, *self.state_, int(n_paths or self.n_paths), rng, intensities=True)
+        return MixtureCountForecast(index, paths, lam)
 
     def background_test(self) -> dict[str, float]:
         """Likelihood-ratio test of a constant vs a piecewise-constant background.

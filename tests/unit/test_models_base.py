@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from forecast.distributions import negbin_pmfs, poisson_pmfs
-from forecast.models.base import FitSummary, IndependentCountForecast, SampleCountForecast
+from forecast.models.base import FitSummary, IndependentCountForecast, MixtureCountForecast, SampleCountForecast
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -120,3 +120,35 @@ def test_fit_summary_aic_table_and_text():
     assert np.isnan(t.loc["dropped", "estimate"])
     assert "AIC=24.000" in str(s)
     assert np.isnan(FitSummary("m", {"a": 1.0}, {"a": 1.0}, float("nan"), 1).aic)
+
+
+def test_mixture_forecast_is_exact_given_the_paths():
+    """Two days, two paths: the day pmfs are Poisson mixtures and the 2-day total mixes the second day's
+    conditional Poisson shifted by the first day's simulated count (checked by hand with scipy)."""
+    paths = np.array([[0, 3], [2, 1]])
+    means = np.array([[0.5, 1.5], [2.0, 4.0]])
+    fc = MixtureCountForecast(_index(2), paths, means)
+    k = np.arange(40)
+    day1 = 0.5 * (stats.poisson.pmf(k, 0.5) + stats.poisson.pmf(k, 2.0))
+    np.testing.assert_allclose(fc.daily_pmf(1)[:40], day1[: len(fc.daily_pmf(1))][:40], atol=1e-12)
+    total2 = 0.5 * (stats.poisson.pmf(k - 0, 1.5) + stats.poisson.pmf(k - 2, 4.0))
+    p = fc.total_pmf(2)
+    np.testing.assert_allclose(p[:40], total2[: min(40, len(p))], atol=1e-10)
+    assert p.sum() == pytest.approx(1.0, abs=1e-12)
+    assert fc.predicted_mean.tolist() == [1.25, 2.75]
+    # an outcome no path reached still has its real probability (no smoothing floor)
+    assert fc.total(2).pmf(12) == pytest.approx(0.5 * (stats.poisson.pmf(12, 1.5) + stats.poisson.pmf(10, 4.0)),
+                                                 rel=1e-9)
+
+
+def test_mixture_forecast_negbin_rows_and_block_boundaries():
+    rng = np.random.default_rng(1)
+    n = MixtureCountForecast.BLOCK + 17  # crosses a block boundary
+    means = rng.gamma(2.0, 1.0, (n, 3))
+    paths = rng.poisson(means)
+    alpha = 0.4
+    fc = MixtureCountForecast(_index(3), paths, means, alpha)
+    k = np.arange(len(fc.daily_pmf(2)))
+    r = 1 / alpha
+    ref = np.mean([stats.nbinom.pmf(k, r, r / (r + m)) for m in means[:, 1]], axis=0)
+    np.testing.assert_allclose(fc.daily_pmf(2), ref / ref.sum(), atol=1e-9)

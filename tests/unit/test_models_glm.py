@@ -13,7 +13,7 @@ from statsmodels.discrete.discrete_model import NegativeBinomial
 
 from forecast import trigger_features
 from forecast.models import NegBinGLM, PoissonGLM
-from forecast.models.base import IndependentCountForecast, SampleCountForecast
+from forecast.models.base import IndependentCountForecast, MixtureCountForecast
 from forecast.models.features import history_design, history_names
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
@@ -115,13 +115,14 @@ def test_simulated_day_one_mean_equals_linear_predictor(cls, synthetic_counts, s
     model = cls(n_lags=2, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, n_paths=n_paths,
                 random_state=5).fit(synthetic_counts, synthetic_triggers)
     fc = model.forecast(5)
-    assert isinstance(fc, SampleCountForecast)
+    assert isinstance(fc, MixtureCountForecast)
     s = model.summary()
     known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]]
     extended = pd.concat([synthetic_counts, pd.Series([0], index=fc.index[:1])])
     X = design(extended, known, 2, 7, True)
     x_next = X.iloc[-1]
     mean = float(np.exp(sum(s.params[c] * x_next[c] for c in X.columns)))
+    np.testing.assert_allclose(fc.means[:, 0], mean, rtol=1e-9)  # every path shares the observed history
     day1 = fc.paths[:, 0]
     sd = np.sqrt(mean * (1 + s.params.get("alpha", 0.0) * mean) / n_paths)
     assert abs(day1.mean() - mean) < 4 * sd, (day1.mean(), mean)

@@ -51,8 +51,9 @@ def test_risk_table_from_a_simulated_forecast(synthetic_counts, synthetic_trigge
         assert row.probability == fc.prob_at_least(row.threshold, row.horizon_days)
         assert row.expected_total == pytest.approx(fc.total_mean(row.horizon_days))
         totals = fc.paths[:, : row.horizon_days].sum(axis=1)
-        # the smoothed probability is within one pseudo-path of the empirical frequency
-        assert abs(row.probability - np.mean(totals >= row.threshold)) <= 1 / 1001 + 1e-12
+        # the Rao-Blackwellised probability agrees with the paths' frequency within Monte Carlo error
+        freq = np.mean(totals >= row.threshold)
+        assert abs(row.probability - freq) <= 4 * np.sqrt(max(freq * (1 - freq), 1e-3) / len(totals))
 
 
 def test_lull_status_in_a_lull():
