@@ -277,3 +277,18 @@ def check_known_keys(cfg) -> None:
     for key in unknown(plain, ""):
         raise ForecastInputError(f"unknown config key '{key}'", column=key,
                                  hint="remove it; `forecast --help` lists the keys")
+
+
+def build_model(name: str, *, seed: int | None = None, n_paths: int | None = None, **params):
+    """The estimator of model option ``name`` as ``configs/model/<name>.yaml`` sets it up, with ``params``
+    overriding its keys (an ensemble builds its members this way)."""
+    from hydra.utils import instantiate
+
+    if name not in model_names():
+        from forecast.errors import ForecastInputError
+
+        raise ForecastInputError(f"unknown model '{name}'", column="model", hint=f"use one of {', '.join(model_names())}")
+    node = OmegaConf.merge(OmegaConf.structured(model_schema(model_target(name))),
+                           OmegaConf.load(model_dir() / f"{name}.yaml"), params)
+    root = OmegaConf.create({"seed": seed, "n_paths": n_paths or 2000, "model": node})
+    return instantiate(root.model, _convert_="all")
