@@ -53,6 +53,7 @@ class DataConfig:
     target_type: Optional[List[str]] = field(default_factory=lambda: ["us_military"])  # us_military|us_diplomatic|other
     duplicates: str = "merge"  # keep | merge (merge drops rows whose duplicate_of is set)
     lull_min_days: int = 14
+    max_window_years: int = 20  # a longer observation window is refused (a typo'd year)
     acled_actor: Optional[str] = None  # regex on actor1/assoc_actor_1 (format=acled)
     acled_target: Optional[str] = None  # regex on actor2/assoc_actor_2/notes (format=acled)
     date_column: str = "date"  # format=generic
@@ -75,7 +76,8 @@ class BacktestConfig:
     refit_on_surprise: bool = False  # also refit when the new days are surprising (CUSUM of PIT normal scores)
     min_train_days: int = 14
     n_paths: int = 1000
-    reference: bool = True  # also score climatology at the same origins (skill)
+    # baselines scored at the same origins: skill and paired tests against each; the first is the headline one
+    references: List[str] = field(default_factory=lambda: ["nb_window", "climatology"])
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """One experiment, end to end: load -> counts -> annotate -> fit -> forecast -> backtest -> record -> report."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import tempfile
@@ -20,16 +21,15 @@ from threadpoolctl import threadpool_limits
 
 from forecast.data import daily_counts, detect_lulls, filter_events, load_events, load_official_counts, \
     load_triggers
+from forecast.data.counts import check_filters
 from forecast.data.events import load_sites
 from forecast.data.exposure import exposure as site_exposure
 from forecast.data.summary import coverage, format_summary
-from forecast.config import check_known_keys
+from forecast.config import build_model, check_known_keys, model_names
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.evaluate import backtest_origins, run_backtest, skill, summarise_scores
-from forecast.models import Climatology
+from forecast.evaluate import RefitPolicy, backtest_origins, paired_tests, run_backtest, skill, summarise_scores
 from forecast.models.base import MAX_HORIZON, MAX_PATHS, CountForecast, FitSummary, Forecaster
-from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, sha256_files, \
-    write_csv
+from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, write_csv
 from forecast.risk import lull_status, risk_table
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class RunResult:
     lull: dict = field(default_factory=dict)
     scenario: tuple[str, CountForecast, pd.DataFrame] | None = None
     backtest: pd.DataFrame | None = None
-    reference_backtest: pd.DataFrame | None = None
+    reference_backtests: dict[str, pd.DataFrame] = field(default_factory=dict)
     data_summary: str = ""
     report_path: Path | None = None
 
@@ -88,7 +88,7 @@ def load_dataset(data_cfg: DictConfig) -> Dataset:
                          acled_actor=data_cfg.acled_actor, acled_target=data_cfg.acled_target,
                          countries=data_cfg.country, date_column=data_cfg.date_column,
                          count_column=data_cfg.count_column)
-    counts = daily_counts(events, data_cfg.start, data_cfg.end)
+    counts = daily_counts(events, data_cfg.start, data_cfg.end, data_cfg.max_window_years)
     target_type = data_cfg.get("target_type")
     kept = filter_events(events, country=data_cfg.country, weapon=data_cfg.weapon,
                          confirmation=data_cfg.confirmation, attacker=data_cfg.get("attacker"),
@@ -104,9 +104,10 @@ def load_dataset(data_cfg: DictConfig) -> Dataset:
     lulls = detect_lulls(counts, data_cfg.lull_min_days)
     lulls.attrs["min_days"] = data_cfg.lull_min_days
     files = {k: str(data_cfg[k]) for k in ("events", "triggers", "official_counts", "sites") if data_cfg.get(k)}
+    loaded = [frame.attrs["sha256"] for frame in (events, triggers, official, sites) if frame is not None]
     return Dataset(kept, counts, triggers, official, lulls,
                    coverage(kept, official) if official is not None else None, files,
-                   sha256_files(list(files.values())), sites, exposure)
+                   hashlib.sha256("".join(loaded).encode()).hexdigest(), sites, exposure)
 
 
 def scenario_triggers(scenario: DictConfig, origin: pd.Timestamp) -> pd.DataFrame:
@@ -155,7 +156,8 @@ def validate_config(cfg: DictConfig) -> Forecaster | None:
     positive_increasing("backtest.horizons", cfg.backtest.horizons)
     for key, low, high in (("seed", 0, 2**32 - 1), ("n_paths", 10, MAX_PATHS), ("backtest.n_paths", 10, MAX_PATHS),
                            ("backtest.refit_every", 1, 10_000), ("backtest.min_train_days", 1, 100_000),
-                           ("data.lull_min_days", 1, 10_000), ("report.history_days", 1, 100_000),
+                           ("data.lull_min_days", 1, 10_000), ("data.max_window_years", 1, 200),
+                           ("report.history_days", 1, 100_000),
                            ("blas_threads", 1, 256)):
         in_range(key, low, high)
     for key in ("risk.horizons", "backtest.horizons"):
@@ -170,6 +172,11 @@ def validate_config(cfg: DictConfig) -> Forecaster | None:
     for i, period in enumerate(cfg.backtest.periods):
         if _date(f"backtest.periods[{i}].end", period.end) < _date(f"backtest.periods[{i}].start", period.start):
             raise ForecastInputError(f"period '{period.name}' ends before it starts", column=f"backtest.periods[{i}]")
+    check_filters(attacker=cfg.data.attacker, target_type=cfg.data.target_type, duplicates=cfg.data.duplicates)
+    unknown = [r for r in cfg.backtest.references if r not in model_names()]
+    if unknown:
+        raise ForecastInputError(f"unknown reference model '{unknown[0]}'", column="backtest.references",
+                                 hint=f"use model names: {', '.join(model_names())}")
     for key in ("acled_actor", "acled_target"):
         try:
             re.compile(cfg.data[key] or "")
@@ -305,28 +312,7 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
             log.warning("%s has no trigger features: the scenario equals the baseline forecast", cfg.model_name)
 
     if cfg.backtest.enabled:
-        bt_cfg = cfg.backtest
-        origins = backtest_origins(counts.index, OmegaConf.to_container(bt_cfg.periods), bt_cfg.min_train_days)
-        kwargs = dict(refit_every=bt_cfg.refit_every, refit_on_surprise=bt_cfg.refit_on_surprise,
-                      n_paths=bt_cfg.n_paths, seed=cfg.seed)
-        thresholds = list(cfg.risk.thresholds)
-        with _timed(timings, "backtest"):
-            bt, info = run_backtest(model, counts, data.triggers, origins, list(bt_cfg.horizons), thresholds,
-                                    **kwargs)
-        write_csv(folder / "backtest.csv", bt)
-        scores = summarise_scores(bt, thresholds)
-        record.update(scores=scores, backtest_info=info,
-                      scores_by_period=_scores_by_period(bt, OmegaConf.to_container(bt_cfg.periods), thresholds))
-        result.backtest = bt
-        if bt_cfg.reference:
-            with _timed(timings, "backtest_reference"):
-                ref_bt = bt if isinstance(model, Climatology) else run_backtest(
-                    Climatology(), counts, data.triggers, origins, list(bt_cfg.horizons), thresholds,
-                    **kwargs)[0]
-            ref_scores = summarise_scores(ref_bt, thresholds)
-            record.update(reference_scores=ref_scores, skill=skill(scores, ref_scores))
-            result.reference_backtest = ref_bt
-        log.info("backtest: %d origins, %d fits", info["origins"], info["fits"])
+        _backtest(cfg, model, data, folder, record, result, timings)
 
     if cfg.report.enabled:
         from forecast.report.run_report import write_run_report
@@ -337,11 +323,56 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
     return result
 
 
-def _scores_by_period(bt: pd.DataFrame, periods: list[dict], thresholds: list[int]) -> dict:
+def _backtest(cfg: DictConfig, model: Forecaster, data: Dataset, folder: Path, record: RunRecord, result: RunResult,
+              timings: dict) -> None:
+    """Backtest the model and each reference baseline on the same origins; record scores per period and
+    horizon, skill against each reference and paired Diebold-Mariano tests (pooled and per period)."""
+    bt_cfg = cfg.backtest
+    periods = OmegaConf.to_container(bt_cfg.periods)
+    origins = backtest_origins(data.counts.index, periods, bt_cfg.min_train_days)
+    thresholds, horizons = list(cfg.risk.thresholds), list(bt_cfg.horizons)
+    kwargs = dict(policy=RefitPolicy(bt_cfg.refit_every, bt_cfg.refit_on_surprise), n_paths=bt_cfg.n_paths,
+                  seed=cfg.seed)
+    with _timed(timings, "backtest"):
+        bt, info = run_backtest(model, data.counts, data.triggers, origins, horizons, thresholds, **kwargs)
+    write_csv(folder / "backtest.csv", bt)
+    scores = summarise_scores(bt, thresholds)
+    record.update(scores=scores, backtest_info=info.as_dict(),
+                  scores_by_period=_by_period(bt, periods, lambda part: summarise_scores(part, thresholds)))
+    result.backtest = bt
+    log.info("backtest: %d origins, %d fits", info.origins, info.fits)
+    refs: dict[str, dict] = {"reference_scores": {}, "skill_by_reference": {}, "skill_by_period": {},
+                             "paired_tests": {}}
+    for name in bt_cfg.references:
+        reference = build_model(name, seed=cfg.seed, n_paths=bt_cfg.n_paths)
+        same = type(reference) is type(model) and reference.get_params() == model.get_params()
+        with _timed(timings, f"backtest_{name}"):
+            ref_bt = bt if same else run_backtest(reference, data.counts, data.triggers, origins, horizons,
+                                                  thresholds, **kwargs)[0]
+        write_csv(folder / f"backtest_reference_{name}.csv", ref_bt)
+        ref_scores = summarise_scores(ref_bt, thresholds)
+        refs["reference_scores"][name] = ref_scores
+        refs["skill_by_reference"][name] = skill(scores, ref_scores, thresholds)
+        refs["skill_by_period"][name] = _by_period(bt, periods, lambda part: skill(
+            summarise_scores(part, thresholds), summarise_scores(_same_origins(ref_bt, part), thresholds), thresholds))
+        refs["paired_tests"][name] = {"all": paired_tests(bt, ref_bt), **_by_period(
+            bt, periods, lambda part: paired_tests(part, ref_bt))}
+        result.reference_backtests[name] = ref_bt
+    if bt_cfg.references:
+        primary = bt_cfg.references[0]
+        record.update(skill_reference=primary, skill=refs["skill_by_reference"][primary], **refs)
+
+
+def _same_origins(bt: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    return bt[bt["origin"].isin(like["origin"])]
+
+
+def _by_period(bt: pd.DataFrame, periods: list[dict], summarise) -> dict:
+    """``summarise`` applied to the backtest rows of each period (periods without rows left out)."""
     origin = pd.to_datetime(bt["origin"])
     out = {}
     for p in periods:
         part = bt[(origin >= pd.Timestamp(p["start"])) & (origin <= pd.Timestamp(p["end"]))]
         if len(part):
-            out[p["name"]] = summarise_scores(part, thresholds)
+            out[p["name"]] = summarise(part)
     return out

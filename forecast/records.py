@@ -1,7 +1,6 @@
 """Run records: atomic file writes, package versions, data hashes."""
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -99,15 +98,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def sha256_files(paths: list[str | Path | None]) -> str:
-    """One SHA-256 over the given files' bytes (in order; None entries skipped)."""
-    digest = hashlib.sha256()
-    for p in paths:
-        if p is not None:
-            digest.update(Path(p).read_bytes())
-    return digest.hexdigest()
 
 
 class RunRecord:

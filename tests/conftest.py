@@ -97,18 +97,31 @@ def synthetic_triggers() -> pd.DataFrame:
                          "name": [f"trigger {i}" for i in range(len(rows))]})
 
 
-@pytest.fixture(scope="session")
-def _real_counts_triggers(data_dir: Path) -> tuple[pd.Series, pd.DataFrame]:
-    import forecast
+def real_series(end: str | None = None) -> tuple[pd.Series, pd.DataFrame]:
+    """The default series of the shipped data (``configs/data/default.yaml``: its window and filters) up to
+    ``end`` (default: the date the data are checked through), and the trigger calendar."""
+    import yaml
 
-    events = forecast.load_events(str(data_dir / "events.csv"))
-    counts = forecast.daily_counts(events, "2023-10-17", "2024-12-31")
-    return counts, forecast.load_triggers(str(data_dir / "triggers.csv"))
+    import forecast
+    from forecast.config import DataConfig
+    from forecast.data import filter_events
+
+    window = yaml.safe_load((REPO_ROOT / "configs/data/default.yaml").read_text(encoding="utf-8"))
+    d = DataConfig()
+    events = filter_events(forecast.load_events(str(REPO_ROOT / "data/events.csv")), attacker=d.attacker,
+                           target_type=d.target_type, duplicates=d.duplicates)
+    counts = forecast.daily_counts(events, window["start"], window["end"])
+    return counts.loc[:end], forecast.load_triggers(str(REPO_ROOT / "data/triggers.csv"))
+
+
+@pytest.fixture(scope="session")
+def _real_counts_triggers() -> tuple[pd.Series, pd.DataFrame]:
+    return real_series()
 
 
 @pytest.fixture()
 def real_counts(_real_counts_triggers) -> pd.Series:
-    """Daily attack counts 2023-10-17..2024-12-31 from data/events.csv (a fresh copy per test)."""
+    """The default series of data/events.csv over the shipped window (a fresh copy per test)."""
     return _real_counts_triggers[0].copy()
 
 

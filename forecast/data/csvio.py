@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -21,8 +22,9 @@ def _line_at(prefix: bytes | str) -> int:
     return len(pattern.findall(prefix)) + 1
 
 
-def read_text(path: str | Path) -> str:
-    """Read a text file as UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured)."""
+def read_text(path: str | Path) -> tuple[str, str]:
+    """Read a text file as UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured), once: returns the text
+    and the SHA-256 of the bytes read (a pipe such as /dev/stdin cannot be read twice)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -31,9 +33,10 @@ def read_text(path: str | Path) -> str:
                                  hint="check the path (data.events / data.triggers / data.official_counts)") from None
     except IsADirectoryError:
         raise ForecastInputError("is a folder, not a CSV file", path=path) from None
+    digest = hashlib.sha256(raw).hexdigest()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode("utf-16")
+            return raw.decode("utf-16"), digest
         except UnicodeDecodeError as e:
             start = e.start - (e.start % 2)  # decode the valid prefix to find the line
             line = _line_at(raw[:start].decode("utf-16", errors="replace"))
@@ -44,7 +47,7 @@ def read_text(path: str | Path) -> str:
         raise ForecastInputError("contains NUL bytes (binary or UTF-16 without BOM?)", path=path, line=line,
                                  hint="save the file as UTF-8 CSV")
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), digest
     except UnicodeDecodeError as e:
         line = _line_at(raw[: e.start])
         raise ForecastInputError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", path=path, line=line,
@@ -52,10 +55,11 @@ def read_text(path: str | Path) -> str:
 
 
 def open_records(path: str | Path, required: list[str], *, aliases: dict[str, str] | None = None
-                 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """Check the header of a CSV file now; return ``(header, records)`` with ``records`` a lazy
-    iterator of ``(line, row)`` (see :func:`read_records`). Blank lines before the header are skipped."""
-    text = read_text(path)
+                 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], str]:
+    """Check the header of a CSV file now; return ``(header, records, sha256)`` with ``records`` a lazy
+    iterator of ``(line, row)`` (see :func:`read_records`) and the SHA-256 of the bytes read. Blank lines
+    before the header are skipped."""
+    text, digest = read_text(path)
     if not text.strip():
         raise ForecastInputError("file is empty", path=path, line=1,
                                  hint=f"expected a header with columns {', '.join(required)}")
@@ -97,18 +101,18 @@ def open_records(path: str | Path, required: list[str], *, aliases: dict[str, st
             raise ForecastInputError(f"malformed CSV ({e})", path=path, line=start,
                                      hint="check quotes on this line") from None
 
-    return header, records()
+    return header, records(), digest
 
 
 def read_records(path: str | Path, required: list[str], *, aliases: dict[str, str] | None = None
-                 ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Parse a CSV file into ``(header, [(line, row), ...])``, checking the required columns.
+                 ) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
+    """Parse a CSV file into ``(header, [(line, row), ...], sha256)``, checking the required columns.
 
     ``line`` is the physical line on which the record starts (the header is line 1), so error
     messages point at the right place even when quoted fields hold newlines.
     """
-    header, records = open_records(path, required, aliases=aliases)
-    return header, list(records)
+    header, records, digest = open_records(path, required, aliases=aliases)
+    return header, list(records), digest
 
 
 def parse_date(value: str, *, path, line: int, column: str, fmt: str | None = None):

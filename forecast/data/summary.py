@@ -43,6 +43,9 @@ def format_summary(events: pd.DataFrame, counts: pd.Series, lulls: pd.DataFrame,
            "Events by month and country:", events_by_month(events).to_string(), ""]
     if "weapon" in events:
         out += ["Events by weapon:", events["weapon"].value_counts().to_string(), ""]
+    for column in ("attacker", "target_type"):  # project files with the issue #13 annotation columns
+        if column in events:
+            out += [f"Events by {column.replace('_', ' ')}:", events[column].value_counts().to_string(), ""]
     if cover is not None and len(cover):
         tot_off, tot_set = int(cover["official"].sum()), int(cover["in_set"].sum())
         out += ["Coverage against official cumulative counts (official attacks per interval vs events in the set):",

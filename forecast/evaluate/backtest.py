@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,8 +14,7 @@ from sklearn.base import clone
 from tqdm import tqdm
 
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.distributions import central_interval, pmf_quantile
-from forecast.evaluate.scores import brier, log_score, randomized_pit, rps
+from forecast.evaluate.scores import diebold_mariano, randomized_pit, scores_for
 
 if TYPE_CHECKING:
     from forecast.models.base import Forecaster
@@ -78,30 +78,52 @@ class SurpriseCusum:
             self.lower = max(0.0, self.lower - w - self.allowance)
 
 
+@dataclass(frozen=True)
+class RefitPolicy:
+    """When the backtest refits: once ``every`` origins have passed since the last fit, and with
+    ``on_surprise`` also as soon as the days since the last fit are surprising under the model's own
+    forecasts (``SurpriseCusum``). In between, the model is conditioned on the new days (``update``)."""
+
+    every: int = 7
+    on_surprise: bool = False
+
+
+@dataclass
+class BacktestInfo:
+    """What happened in a backtest: origins, fits, surprise refits, failed origins, non-converged fits."""
+
+    origins: int
+    fits: int = 0
+    surprise_refits: int = 0
+    failed_origins: int = 0
+    not_converged: int = 0
+    first_failure: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | None,
                  origins: pd.DatetimeIndex, horizons: list[int], thresholds: list[int], *,
-                 refit_every: int = 7, refit_on_surprise: bool = False, n_paths: int = 1000, seed: int = 0,
-                 progress: bool | None = None) -> tuple[pd.DataFrame, dict]:
+                 policy: RefitPolicy = RefitPolicy(), n_paths: int = 1000, seed: int = 0,
+                 progress: bool | None = None) -> tuple[pd.DataFrame, BacktestInfo]:
     """Fit on data up to each origin, forecast ``max(horizons)`` days, score the totals.
 
-    The model is refitted once ``refit_every`` origins have passed since its last fit and in between
-    conditioned on the new days with its parameters kept (``update``). With ``refit_on_surprise`` it is
-    also refitted as soon as the days observed since the last fit are surprising under its own
-    forecasts (``SurpriseCusum`` of each new day under the previous origin's forecast). Only data and
-    triggers dated on or before an origin reach the model fitted there, or decide whether it is
-    refitted. Returns one row per origin x horizon (see ``backtest.csv``) and a dict of counts (fits,
-    surprise refits, failed origins, non-converged fits).
+    Refits follow ``policy``; only data and triggers dated on or before an origin reach the model
+    fitted there, or decide whether it is refitted. Returns one row per origin x horizon (see
+    ``backtest.csv``: every score of ``scores_for(thresholds)``, interval hits, PIT, P(total >= k)) and a
+    BacktestInfo. Bounded: one forecast per origin, ``n_paths`` paths each.
     """
-    if refit_every < 1:
-        raise ForecastInputError(f"refit_every must be >= 1, got {refit_every}", column="backtest.refit_every")
+    if policy.every < 1:
+        raise ForecastInputError(f"refit_every must be >= 1, got {policy.every}", column="backtest.refit_every")
     est = clone(model)
     rng = np.random.default_rng(seed)
     hmax = max(horizons)
     y = counts.to_numpy()
     pos = {d: i for i, d in enumerate(counts.index)}
-    rows, info = [], {"fits": 0, "surprise_refits": 0, "failed_origins": 0, "not_converged": 0,
-                      "origins": len(origins)}
-    surprise = SurpriseCusum() if refit_on_surprise else None
+    registry = scores_for(thresholds)
+    rows, info = [], BacktestInfo(origins=len(origins))
+    surprise = SurpriseCusum() if policy.on_surprise else None
     fc, last_t, since_fit = None, 0, 0
     show = progress if progress is not None else sys.stderr.isatty()
     last_log = time.monotonic()
@@ -115,14 +137,14 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
         train = counts.iloc[: t + 1]
         if surprise is not None and fc is not None:
             surprise.observe(fc, y[last_t + 1: t + 1])
-        scheduled = fc is None or since_fit >= refit_every
+        scheduled = fc is None or since_fit >= policy.every
         try:
             if scheduled or (surprise is not None and surprise.alarm):
                 est.fit(train, triggers)
                 since_fit = 0
-                info["fits"] += 1
-                info["surprise_refits"] += int(not scheduled)
-                info["not_converged"] += int(not getattr(est, "converged_", True))
+                info.fits += 1
+                info.surprise_refits += int(not scheduled)
+                info.not_converged += int(not getattr(est, "converged_", True))
                 if surprise is not None:
                     surprise.reset()
             else:
@@ -130,63 +152,66 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
             since_fit += 1
             fc, last_t = est.forecast(hmax, n_paths=n_paths), t
         except ModelFitError as e:
-            info["failed_origins"] += 1
-            info.setdefault("first_failure", str(e))
+            info.failed_origins += 1
+            info.first_failure = info.first_failure or str(e)
             fc = None
             continue
         for h in horizons:
             if t + h >= len(y):
                 continue
             observed = int(y[t + 1: t + h + 1].sum())
-            pmf = fc.total_pmf(h)
-            lo50, hi50 = central_interval(pmf, 0.5)
-            lo90, hi90 = central_interval(pmf, 0.9)
-            mean = float(np.dot(np.arange(len(pmf)), pmf))
-            row = {"origin": origin.strftime("%Y-%m-%d"), "horizon": h, "observed_total": observed, "mean": mean,
-                   "q05": lo90, "q50": pmf_quantile(pmf, 0.5), "q95": hi90, "p_zero": float(pmf[0]),
-                   "log_score": log_score(pmf, observed), "rps": rps(pmf, observed),
-                   "abs_error": abs(mean - observed), "in50": lo50 <= observed <= hi50,
-                   "in90": lo90 <= observed <= hi90, "pit": randomized_pit(pmf, observed, rng.uniform())}
-            for k in thresholds:
-                p = fc.prob_at_least(k, h)
-                row[f"p_ge{k}"] = p
-                row[f"brier_ge{k}"] = brier(p, observed >= k)
+            total = fc.total(h)
+            lo50, hi50 = total.interval(0.5)
+            lo90, hi90 = total.interval(0.9)
+            row = {"origin": origin.strftime("%Y-%m-%d"), "horizon": h, "observed_total": observed,
+                   "mean": total.mean, "q05": lo90, "q50": total.quantile(0.5), "q95": hi90,
+                   "p_zero": float(total.pmf(0)), **{sc.column: sc.func(total.p, observed) for sc in registry},
+                   "in50": lo50 <= observed <= hi50, "in90": lo90 <= observed <= hi90,
+                   "pit": randomized_pit(total.p, observed, rng.uniform())}
+            row.update({f"p_ge{k}": total.prob_at_least(k) for k in thresholds})
             rows.append(row)
-    if info["not_converged"]:
-        log.warning("%s: %d of %d backtest fits did not converge", type(model).__name__, info["not_converged"],
-                    info["fits"])
-    if info["failed_origins"]:
+    if info.not_converged:
+        log.warning("%s: %d of %d backtest fits did not converge", type(model).__name__, info.not_converged,
+                    info.fits)
+    if info.failed_origins:
         log.warning("%s: %d of %d backtest origins could not be fitted (first: %s)", type(model).__name__,
-                    info["failed_origins"], len(origins), info["first_failure"])
+                    info.failed_origins, len(origins), info.first_failure)
     if not rows:
         raise ModelFitError(f"{type(model).__name__}: no backtest origin could be fitted "
-                            f"({info.get('first_failure', 'no scorable origin')})")
+                            f"({info.first_failure or 'no scorable origin'})")
     return pd.DataFrame(rows), info
 
 
 def summarise_scores(bt: pd.DataFrame, thresholds: list[int]) -> dict[str, dict[str, float]]:
-    """Mean scores per horizon, keyed as in ``metrics.json``."""
+    """Mean scores per horizon, keyed as in ``metrics.json`` (every registry score, interval coverage,
+    the number of origins)."""
+    registry = scores_for(thresholds)
     out = {}
     for h, g in bt.groupby("horizon"):
-        s = {"log_score": g["log_score"].mean(), "rps": g["rps"].mean(), "mae": g["abs_error"].mean(),
-             "coverage_50": g["in50"].mean(), "coverage_90": g["in90"].mean(), "n_origins": len(g)}
-        for k in thresholds:
-            s[f"brier_ge{k}"] = g[f"brier_ge{k}"].mean()
+        s = {sc.summary: g[sc.column].mean() for sc in registry}
+        s.update(coverage_50=g["in50"].mean(), coverage_90=g["in90"].mean(), n_origins=len(g))
         out[str(int(h))] = {k: float(v) for k, v in s.items()}
     return out
 
 
-def skill(scores: dict, reference: dict) -> dict[str, dict[str, float]]:
-    """Skill against a reference: 1 - score/score_ref for RPS, MAE and Brier; the log-score difference
-    (model - reference, negative is better)."""
+def skill(scores: dict, reference: dict, thresholds: list[int]) -> dict[str, dict[str, float]]:
+    """Skill against a reference for every registry score: 1 - score/score_ref (> 0 better) or, for the
+    log score, the difference model - reference (< 0 better)."""
     out = {}
     for h, s in scores.items():
         ref = reference.get(h)
-        if not ref:
-            continue
-        row = {"log_score_diff": s["log_score"] - ref["log_score"]}
-        for key in s:
-            if key in ("rps", "mae") or key.startswith("brier_ge"):
-                row[f"{key}_skill"] = 1 - s[key] / ref[key] if ref[key] > 0 else float("nan")
-        out[h] = row
+        if ref:
+            out[h] = {sc.skill_key: sc.skill_of(s[sc.summary], ref[sc.summary]) for sc in scores_for(thresholds)}
+    return out
+
+
+def paired_tests(bt: pd.DataFrame, ref_bt: pd.DataFrame, score: str = "log_score") -> dict[str, dict[str, float]]:
+    """Per horizon: the mean per-origin difference of ``score`` (model - reference, < 0 = model better) on
+    the origins both scored, its Diebold-Mariano statistic and p-value, and the number of origins."""
+    both = bt.merge(ref_bt, on=["origin", "horizon"], suffixes=("", "_ref"))
+    out = {}
+    for h, g in both.groupby("horizon"):
+        diff = (g[score] - g[f"{score}_ref"]).to_numpy()
+        stat, p = diebold_mariano(diff, int(h))
+        out[str(int(h))] = {"mean_diff": float(diff.mean()), "dm_stat": stat, "dm_p": p, "n_origins": len(diff)}
     return out

@@ -1,8 +1,9 @@
 """Forecasting models: each a small estimator whose ``forecast`` returns a CountForecast."""
 from forecast.models.arima import Arima
 from forecast.models.base import CountForecast, FitSummary, Forecaster, IndependentCountForecast, \
-    SampleCountForecast
+    MixtureCountForecast, SampleCountForecast
 from forecast.models.baselines import Climatology, NaivePoisson, NBWindow
+from forecast.models.ensemble import Ensemble, PooledCountForecast
 from forecast.models.glm import NegBinGLM, PoissonGLM
 from forecast.models.hawkes import Hawkes
 from forecast.models.hawkes_continuous import HawkesContinuous
@@ -10,4 +11,4 @@ from forecast.models.regime import RegimeHMM
 
 __all__ = ["Forecaster", "CountForecast", "IndependentCountForecast", "SampleCountForecast", "FitSummary",
            "Climatology", "NaivePoisson", "NBWindow", "PoissonGLM", "NegBinGLM", "Hawkes", "HawkesContinuous", "Arima",
-           "RegimeHMM"]
+           "RegimeHMM", "Ensemble", "PooledCountForecast", "MixtureCountForecast"]

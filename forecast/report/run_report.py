@@ -259,7 +259,8 @@ def _score_table(result) -> pd.DataFrame:
 
 
 def _backtest_pages(b: ReportBuilder, result) -> None:
-    name, bt, ref = str(result.cfg.model_name), result.backtest, result.reference_backtest
+    name, bt = str(result.cfg.model_name), result.backtest
+    ref = result.reference_backtests.get(result.metrics.get("skill_reference"))
     horizons = sorted(bt["horizon"].unique())
     h = horizons[-1]
     table = _score_table(result)

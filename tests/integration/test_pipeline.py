@@ -26,13 +26,14 @@ def test_default_hawkes_run_writes_the_contract(compose_run):
     assert metrics["status"] == "ok" and metrics["error"] is None and metrics["model"] == "hawkes"
     assert {"baseline", "adjacency", "decay", "effect_us_strike"} <= set(metrics["params"])
     assert set(metrics["params"]) == set(metrics["stderr"])
-    assert metrics["aic"] == pytest.approx(2 * len(metrics["params"]) - 2 * metrics["loglik"])
+    estimated = [v for v in metrics["params"].values() if v is not None]  # NaN (JSON null): not estimated
+    assert metrics["aic"] == pytest.approx(2 * len(estimated) - 2 * metrics["loglik"])
     assert set(metrics["scores"]) == {"1", "7"}
     for s in metrics["scores"].values():
         assert {"log_score", "rps", "mae", "coverage_50", "coverage_90", "brier_ge1", "brier_ge10"} <= set(s)
     fc = pd.read_csv(folder / "forecast.csv")
     assert list(fc.columns) == ["date", "step", "mean", "q05", "q25", "q50", "q75", "q95", "p_ge1"]
-    assert len(fc) == 30 and fc["date"].iloc[0] == "2025-01-01"
+    assert len(fc) == 30 and fc["date"].iloc[0] == "2026-07-01"
     risk = pd.read_csv(folder / "risk.csv")
     assert list(risk.columns[:6]) == ["horizon_days", "threshold", "probability", "expected_total", "lo90", "hi90"]
     assert (risk.groupby("horizon_days")["probability"].apply(lambda p: p.is_monotonic_decreasing)).all()
@@ -105,11 +106,11 @@ def test_refit_on_surprise_reaches_the_backtest(compose_run, monkeypatch):
     seen = []
     original = pipeline.run_backtest
     monkeypatch.setattr(pipeline, "run_backtest", lambda *a, **k: seen.append(k) or original(*a, **k))
-    overrides = ["model=naive", "backtest=quick", "backtest.refit_every=30", "backtest.reference=false",
+    overrides = ["model=naive", "backtest=quick", "backtest.refit_every=30", "backtest.references=[]",
                  "report=none", "n_paths=300"]
     off = run(compose_run(overrides, name="off")).metrics["backtest_info"]
     on = run(compose_run([*overrides, "backtest.refit_on_surprise=true"], name="on")).metrics["backtest_info"]
-    assert [k["refit_on_surprise"] for k in seen] == [False, True]
+    assert [k["policy"].on_surprise for k in seen] == [False, True]
     assert off["surprise_refits"] == 0 and on["surprise_refits"] >= 0
 
 

@@ -11,7 +11,8 @@ from scipy import stats
 from sklearn.base import clone
 
 from forecast.errors import ForecastInputError
-from forecast.evaluate.backtest import SurpriseCusum, backtest_origins, run_backtest, skill, summarise_scores
+from forecast.evaluate.backtest import RefitPolicy, SurpriseCusum, backtest_origins, run_backtest, skill, \
+    summarise_scores
 from forecast.models import Arima, Hawkes, NaivePoisson, PoissonGLM
 from forecast.distributions import poisson_pmfs
 from forecast.models.base import IndependentCountForecast
@@ -46,14 +47,14 @@ def test_no_leakage_rows_before_the_cut_do_not_depend_on_later_data(model, refit
     counts2, triggers2 = _altered_after(synthetic_counts, synthetic_triggers, cut, rate=30.0 if surprise else 2.0)
     assert (counts2[:cut] == synthetic_counts[:cut]).all() and (counts2 != synthetic_counts).any()
     origins = synthetic_counts.index[125:170]
-    kw = dict(refit_every=refit_every, refit_on_surprise=surprise, n_paths=300, seed=3, progress=False)
+    kw = dict(policy=RefitPolicy(refit_every, surprise), n_paths=300, seed=3, progress=False)
     bt1, info1 = run_backtest(model, synthetic_counts, synthetic_triggers, origins, HORIZONS, THRESHOLDS, **kw)
     bt2, info2 = run_backtest(model, counts2, triggers2, origins, HORIZONS, THRESHOLDS, **kw)
-    assert info1["failed_origins"] == info2["failed_origins"] == 0
+    assert info1.failed_origins == info2.failed_origins == 0
     if surprise:  # the altered days after the cut are surprising: they (and only they) trigger refits
-        assert info2["surprise_refits"] > info1["surprise_refits"]
+        assert info2.surprise_refits > info1.surprise_refits
     else:
-        assert info1["fits"] == info2["fits"]
+        assert info1.fits == info2.fits
     assert len(bt1) == len(bt2)
 
     end = pd.to_datetime(bt1["origin"]) + pd.to_timedelta(bt1["horizon"], unit="D")
@@ -80,7 +81,7 @@ def test_no_leakage_of_future_triggers(model, synthetic_counts, synthetic_trigge
     cut = synthetic_counts.index[150]
     _, triggers2 = _altered_after(synthetic_counts, synthetic_triggers, cut)
     origins = synthetic_counts.index[140:160]
-    kw = dict(refit_every=4, n_paths=300, seed=1, progress=False)
+    kw = dict(policy=RefitPolicy(4), n_paths=300, seed=1, progress=False)
     bt1, _ = run_backtest(model, synthetic_counts, synthetic_triggers, origins, HORIZONS, THRESHOLDS, **kw)
     bt2, _ = run_backtest(model, synthetic_counts, triggers2, origins, HORIZONS, THRESHOLDS, **kw)
     early = (pd.to_datetime(bt1["origin"]) <= cut).to_numpy()
@@ -93,7 +94,7 @@ def test_rows_are_scored_totals_of_the_days_after_the_origin(synthetic_counts):
     """NaivePoisson is exact: the total over h days is Poisson(h * rate), rate the trailing 7-day mean."""
     counts = synthetic_counts
     origins = counts.index[100:110].append(counts.index[-3:])  # the last origins lack long horizons
-    bt, info = run_backtest(NaivePoisson(window_days=7), counts, None, origins, HORIZONS, THRESHOLDS, refit_every=3,
+    bt, info = run_backtest(NaivePoisson(window_days=7), counts, None, origins, HORIZONS, THRESHOLDS, policy=RefitPolicy(3),
                             seed=0, progress=False)
     for col in ["origin", "horizon", "observed_total", "mean", "q05", "q50", "q95", "p_zero", "log_score", "rps",
                 "p_ge1", "p_ge3", "brier_ge1", "brier_ge3", "abs_error", "in50", "in90", "pit"]:
@@ -125,7 +126,7 @@ def test_rows_are_scored_totals_of_the_days_after_the_origin(synthetic_counts):
     last = bt[bt["origin"] == counts.index[-2].strftime("%Y-%m-%d")]
     assert list(last["horizon"]) == [1]
     assert not (bt["origin"] == counts.index[-1].strftime("%Y-%m-%d")).any()  # nothing observed after it
-    assert info["origins"] == len(origins)
+    assert info.origins == len(origins)
 
 
 class CountingNaive(NaivePoisson):
@@ -140,9 +141,9 @@ class CountingNaive(NaivePoisson):
 def test_refit_every_sets_the_number_of_fits(refit_every, expected, synthetic_counts):
     CountingNaive.n_fits = 0
     origins = synthetic_counts.index[100:120]
-    bt, info = run_backtest(CountingNaive(), synthetic_counts, None, origins, [1], [1], refit_every=refit_every,
+    bt, info = run_backtest(CountingNaive(), synthetic_counts, None, origins, [1], [1], policy=RefitPolicy(refit_every),
                             progress=False)
-    assert CountingNaive.n_fits == expected == info["fits"]
+    assert CountingNaive.n_fits == expected == info.fits
     assert len(bt) == 20
 
 
@@ -151,7 +152,7 @@ def test_a_refit_equals_a_fresh_fit_on_the_same_data(model, synthetic_counts, sy
     """Refits do not start from the previous fit (no warm start is imposed): each origin's forecast is
     what a fresh model fitted on the data up to that origin gives."""
     origins = synthetic_counts.index[150:154]
-    bt, _ = run_backtest(model, synthetic_counts, synthetic_triggers, origins, [7], [1], refit_every=1,
+    bt, _ = run_backtest(model, synthetic_counts, synthetic_triggers, origins, [7], [1], policy=RefitPolicy(1),
                          progress=False)
     for origin, row in zip(origins, bt.itertuples()):
         train = synthetic_counts.loc[:origin]
@@ -161,7 +162,7 @@ def test_a_refit_equals_a_fresh_fit_on_the_same_data(model, synthetic_counts, sy
 
 def test_refit_every_must_be_positive(synthetic_counts):
     with pytest.raises(ForecastInputError, match="refit_every"):
-        run_backtest(NaivePoisson(), synthetic_counts, None, synthetic_counts.index[50:60], [1], [1], refit_every=0)
+        run_backtest(NaivePoisson(), synthetic_counts, None, synthetic_counts.index[50:60], [1], [1], policy=RefitPolicy(0))
 
 
 def test_between_refits_parameters_are_kept_and_the_state_moves(synthetic_counts):
@@ -169,8 +170,8 @@ def test_between_refits_parameters_are_kept_and_the_state_moves(synthetic_counts
     at the next origins, so its day-1 forecast mean follows the closed form with those parameters."""
     origins = synthetic_counts.index[[120, 121]]
     bt, info = run_backtest(Hawkes(n_paths=20000, random_state=0), synthetic_counts, None, origins, [1], [1],
-                            refit_every=10, n_paths=20000, progress=False)
-    assert info["fits"] == 1
+                            policy=RefitPolicy(10), n_paths=20000, progress=False)
+    assert info.fits == 1
     first = Hawkes(random_state=0).fit(synthetic_counts.iloc[:121])
     y = synthetic_counts.to_numpy().astype(float)[:122]
     a = math.exp(-first.decay_)
@@ -253,9 +254,9 @@ def test_refit_on_surprise_refits_after_a_regime_shift_and_rarely_on_a_stationar
             counts = _sqrt_ar1_counts(240, seed, at)
             RecordingArima.fit_days = []
             _, info = run_backtest(RecordingArima(order=(1, 0, 0), random_state=0), counts, None, counts.index[120:230],
-                                   [1], [1], refit_every=1000, refit_on_surprise=True, n_paths=500, progress=False)
+                                   [1], [1], policy=RefitPolicy(1000, on_surprise=True), n_paths=500, progress=False)
             fits[name] = RecordingArima.fit_days
-            assert info["fits"] == len(fits[name]) and info["surprise_refits"] == len(fits[name]) - 1
+            assert info.fits == len(fits[name]) and info.surprise_refits == len(fits[name]) - 1
         assert fits["stationary"][0] == fits["shifted"][0] == 120
         false_alarms += len(fits["stationary"]) - 1
         assert [d for d in fits["shifted"] if d < shift] == [d for d in fits["stationary"] if d < shift]
@@ -269,11 +270,11 @@ def test_failed_origins_are_counted_and_skipped(synthetic_counts):
     counts.iloc[:first_attack] = 0
     counts.iloc[first_attack] = 2
     origins = counts.index[30:50]
-    bt, info = run_backtest(Hawkes(n_paths=200, random_state=0), counts, None, origins, [1], [1], refit_every=100,
+    bt, info = run_backtest(Hawkes(n_paths=200, random_state=0), counts, None, origins, [1], [1], policy=RefitPolicy(100),
                             progress=False)
-    assert info["failed_origins"] == first_attack - 30
+    assert info.failed_origins == first_attack - 30
     assert set(bt["origin"]) == {d.strftime("%Y-%m-%d") for d in counts.index[first_attack:50]}
-    assert info["fits"] == 1  # successful fits only; each failed origin is retried at the next one
+    assert info.fits == 1  # successful fits only; each failed origin is retried at the next one
 
 
 def test_summarise_scores_and_skill_arithmetic():
@@ -296,7 +297,7 @@ def test_summarise_scores_and_skill_arithmetic():
 
     ref = {"1": {"log_score": 2.5, "rps": 0.4, "mae": 0.0, "coverage_50": 0.5, "coverage_90": 0.9,
                  "n_origins": 3, "brier_ge1": 0.3}}
-    sk = skill(s, ref)
+    sk = skill(s, ref, [1])
     assert set(sk) == {"1"}  # no reference for horizon 7
     assert sk["1"]["log_score_diff"] == pytest.approx(-0.5)
     assert sk["1"]["rps_skill"] == pytest.approx(0.5)

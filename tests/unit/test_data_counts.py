@@ -96,11 +96,13 @@ def test_filter_events_on_the_real_data(real_events):
 
 
 def test_real_daily_counts(real_events):
-    counts = daily_counts(real_events, "2023-10-17", "2024-12-31")
-    assert len(counts) == 442 and counts.sum() == 211
+    counts = daily_counts(real_events, "2023-10-17", "2026-06-30")
+    assert len(counts) == 988 and counts.sum() == 270  # every row, before any filter
     assert counts.index.is_monotonic_increasing and counts.index.freqstr == "D"
     assert (counts.loc["2024-02-05":"2024-04-20"] == 0).all()
     assert counts.loc["2024-02-04"] > 0 and counts.loc["2024-04-21"] > 0
+    assert (counts.loc["2024-12-04":"2025-06-12"] == 0).all()  # the 2025 lull
+    assert (counts.loc["2026-03-19":] == 0).all()  # nothing sourced after 2026-03-18
 
 
 def test_days_since_last_hand_made():
@@ -145,14 +147,113 @@ def test_detect_lulls_edges():
 
 
 def test_detect_lulls_real_data_finds_the_spring_2024_pause(real_events):
-    counts = daily_counts(real_events, "2023-10-17", "2024-12-31")
+    counts = daily_counts(real_events, "2023-10-17", "2026-06-30")
     lulls = detect_lulls(counts, min_days=14)
     row = lulls[lulls["start"] == pd.Timestamp("2024-02-05")]
     assert len(row) == 1
     assert row["end"].iloc[0] == pd.Timestamp("2024-04-20")
     assert row["days"].iloc[0] == 76 and not row["ongoing"].iloc[0]
+    # the set ends in a lull from the day after the last sourced attack (2026-03-18) to the window's end
+    last = lulls.iloc[-1]
+    assert last["start"] == pd.Timestamp("2026-03-19") and last["ongoing"] and last["days"] == 104
     # every lull is attack-free and bounded by attacks (or the window's end)
     for r in lulls.itertuples():
         assert counts.loc[r.start:r.end].sum() == 0 and r.days >= 14
         assert r.days == (r.end - r.start).days + 1
         assert r.ongoing == (r.end == counts.index[-1])
+
+
+# --------------------------------------------------------------------------- attacker / target / duplicates
+
+ANNOTATED = events_frame([
+    ("2025-01-01", "Iraq", "drone", "us_official"),
+    ("2025-01-02", "Iraq", "drone", "militia_claim"),
+    ("2025-01-02", "Iraq", "rocket", "credible_media"),
+    ("2025-01-03", "Syria", "missile", "credible_media"),
+    ("2025-01-03", "Syria", "mortar", "credible_media"),
+    ("2025-01-05", "Iraq", "drone", "credible_media"),
+], path="annotated.csv")
+ANNOTATED["event_id"] = ["A01", "A02", "A03", "A04", "A05", "A06"]
+ANNOTATED["attacker"] = ["militia", "militia", "unknown", "iran_state", "unknown", "militia"]
+ANNOTATED["target_type"] = ["us_military", "us_military", "us_diplomatic", "us_military", "us_military", "other"]
+ANNOTATED["duplicate_of"] = ["", "A01", "", "", "", ""]
+
+
+def test_filter_by_attacker_target_type_and_duplicates():
+    assert len(filter_events(ANNOTATED)) == 6  # defaults of the function: no filter, duplicates kept
+    assert filter_events(ANNOTATED, attacker=["militia"])["event_id"].tolist() == ["A01", "A02", "A06"]
+    assert filter_events(ANNOTATED, attacker=["militia", "unknown"])["event_id"].tolist() == [
+        "A01", "A02", "A03", "A05", "A06"]
+    assert filter_events(ANNOTATED, target_type=["us_military"])["event_id"].tolist() == ["A01", "A02", "A04", "A05"]
+    assert filter_events(ANNOTATED, target_type=["us_military", "us_diplomatic"])["event_id"].tolist() == [
+        "A01", "A02", "A03", "A04", "A05"]
+    assert filter_events(ANNOTATED, duplicates="merge")["event_id"].tolist() == ["A01", "A03", "A04", "A05", "A06"]
+    # the default series of the config: militia or unknown, military targets, duplicates merged
+    default = filter_events(ANNOTATED, attacker=["militia", "unknown"], target_type=["us_military"],
+                            duplicates="merge")
+    assert default["event_id"].tolist() == ["A01", "A05"]
+    keep = filter_events(ANNOTATED, attacker=["militia", "unknown"], target_type=["us_military"], duplicates="keep")
+    assert keep["event_id"].tolist() == ["A01", "A02", "A05"]
+    counts = daily_counts(default, "2025-01-01", "2025-01-05")
+    assert counts.tolist() == [1, 0, 1, 0, 0]
+    assert daily_counts(keep, "2025-01-01", "2025-01-05").tolist() == [1, 1, 1, 0, 0]
+    assert default.attrs == ANNOTATED.attrs and len(ANNOTATED) == 6  # attrs kept, input not mutated
+    assert filter_events(ANNOTATED, attacker=[], target_type=None)["event_id"].tolist() == list(ANNOTATED["event_id"])
+
+
+def test_filters_are_no_ops_without_the_columns():
+    # ACLED, generic and older project frames lack attacker/target_type/duplicate_of
+    kept = filter_events(HAND, attacker=["militia"], target_type=["us_diplomatic"], duplicates="merge")
+    assert kept["line"].tolist() == HAND["line"].tolist()
+
+
+@pytest.mark.parametrize("kwargs, key", [({"attacker": ["milita"]}, "data.attacker"),
+                                         ({"target_type": ["embassy"]}, "data.target_type"),
+                                         ({"duplicates": "drop"}, "data.duplicates")])
+def test_bad_filter_values_name_the_config_key(kwargs, key):
+    with pytest.raises(ForecastInputError, match=key.replace(".", r"\.")):
+        filter_events(HAND, **kwargs)  # checked even when the frame lacks the column
+
+
+def test_check_filters_alone():
+    from forecast.data.counts import check_filters
+
+    assert check_filters() == (None, None, "keep")
+    assert check_filters(attacker=("militia",), target_type=[], duplicates="merge") == (["militia"], [], "merge")
+    with pytest.raises(ForecastInputError, match=r"data\.target_type.*us_military, us_diplomatic, other"):
+        check_filters(target_type=["us_military", "consulate"])
+
+
+def test_filters_on_the_annotated_fixture_file(fixtures_dir):
+    events = load_events(fixtures_dir / "events_annotated.csv")
+    assert len(events) == 7
+    default = filter_events(events, attacker=["militia", "unknown"], target_type=["us_military"], duplicates="merge")
+    assert default["event_id"].tolist() == ["A01", "A05"]
+    keep = filter_events(events, attacker=["militia", "unknown"], target_type=["us_military"], duplicates="keep")
+    assert keep["event_id"].tolist() == ["A01", "A02", "A05", "A07"]
+    both = filter_events(events, target_type=["us_military", "us_diplomatic"], duplicates="merge")
+    assert both["event_id"].tolist() == ["A01", "A03", "A04", "A05"]
+
+
+def test_filters_on_the_shipped_data(real_events):
+    default = dict(attacker=["militia", "unknown"], target_type=["us_military"])
+    merged = filter_events(real_events, duplicates="merge", **default)
+    kept = filter_events(real_events, duplicates="keep", **default)
+    assert (len(merged), len(kept)) == (226, 239)
+    assert len(kept) - len(merged) == int(((real_events["duplicate_of"] != "")
+                                           & real_events["attacker"].isin(["militia", "unknown"])
+                                           & (real_events["target_type"] == "us_military")).sum()) == 13
+    campaign = real_events[real_events["date"] <= "2024-02-04"]
+    assert len(campaign) == 184
+    # the campaign against DoD's 170: 182 kept, 169 merged; 171 with the two diplomatic-site rows too
+    assert len(filter_events(campaign, duplicates="keep", **default)) == 182
+    assert len(filter_events(campaign, duplicates="merge", **default)) == 169
+    assert len(filter_events(campaign, attacker=["militia", "unknown"], target_type=["us_military", "us_diplomatic"],
+                             duplicates="merge")) == 171
+    # 2026: most sourced attacks hit the embassy, the BDSC and the Erbil consulate (not in the default series)
+    war = real_events[real_events["date"] >= "2026-01-01"]
+    assert len(war) == 43
+    assert len(filter_events(war, duplicates="merge", **default)) == 15
+    assert len(filter_events(war, attacker=["militia", "unknown"], target_type=["us_military", "us_diplomatic"],
+                             duplicates="merge")) == 38
+    assert set(filter_events(real_events, attacker=["iran_state"])["event_id"]) == {"E0230", "E0231", "E0234"}

@@ -13,7 +13,8 @@ import pytest
 
 from forecast import daily_counts, load_events, load_triggers
 from forecast.data import load_official_counts
-from forecast.data.events import CONFIRMATIONS, PROJECT_COLUMNS, TRIGGER_KINDS, WEAPONS
+from forecast.data.events import (ANNOTATION_COLUMNS, ATTACKERS, CONFIRMATIONS, DATE_PRECISIONS, PROJECT_COLUMNS,
+                                  TARGET_TYPES, TRIGGER_KINDS, WEAPONS)
 from forecast.errors import ForecastInputError
 
 HEADER = ",".join(PROJECT_COLUMNS)
@@ -59,26 +60,33 @@ def raises_at(call, path: Path, line: int, column: str | None = None) -> Forecas
 
 def test_real_events_load(data_dir):
     events = load_events(data_dir / "events.csv")
-    assert len(events) == 211
+    assert len(events) == 270  # 211 of Dec 2024, less E0058/E0164 (moved to excluded_reports.csv), plus 61
     assert events["event_id"].is_unique
     assert (events["source_url"].str.strip().str.len() > 0).all()
     assert events["source_url"].str.startswith("http").all()
-    assert set(PROJECT_COLUMNS) <= set(events.columns)
+    assert set(PROJECT_COLUMNS + ANNOTATION_COLUMNS) <= set(events.columns)
     assert events["date"].dtype.kind == "M"
     assert events["date"].is_monotonic_increasing
     assert (events["count"] == 1).all()
     assert set(events["weapon"]) <= set(WEAPONS)
     assert set(events["confirmation"]) <= set(CONFIRMATIONS)
+    assert set(events["attacker"]) == set(ATTACKERS)
+    assert set(events["target_type"]) == {"us_military", "us_diplomatic"}
+    assert set(events["date_precision"]) == set(DATE_PRECISIONS)
     assert events.columns.is_unique
     assert events.attrs["format"] == "project" and events.attrs["path"].endswith("events.csv")
     assert events["date"].min() >= pd.Timestamp("2023-10-17")
-    assert events["date"].max() <= pd.Timestamp("2024-12-31")
+    assert events["date"].max() <= pd.Timestamp("2026-06-30")  # the date the set is checked through
+    # ids are stable: the original ids keep their rows, the two removed ones are retired, new rows follow
+    ids = set(events["event_id"])
+    assert {"E0001", "E0211", "E0212"} <= ids and not {"E0058", "E0164"} & ids
+    assert events.loc[events["event_id"] == "E0001", "date"].iloc[0] == pd.Timestamp("2023-10-18")
 
 
 def test_real_triggers_load(data_dir):
     triggers = load_triggers(data_dir / "triggers.csv")
     assert len(triggers) >= 25
-    assert set(triggers["kind"]) <= set(TRIGGER_KINDS)
+    assert set(triggers["kind"]) == set(TRIGGER_KINDS)  # every kind, us_posture too, is used
     assert (triggers["source_url"].str.len() > 0).all()
     assert triggers["date"].dtype.kind == "M" and triggers["date"].is_monotonic_increasing
     assert list(triggers.columns[:5]) == ["date", "name", "kind", "description", "source_url"]
@@ -379,6 +387,78 @@ def test_unknown_choices_and_missing_source(tmp_path, column, row):
         assert "use one of" in str(err).lower()
 
 
+# --------------------------------------------------------------------------- annotation columns (issue #13)
+
+ANN_HEADER = HEADER + ",attacker,target_type,date_precision,duplicate_of"
+
+
+def annotated_row(eid: str, date: str, *, attacker: str = "militia", target: str = "us_military",
+                  precision: str = "exact", duplicate_of: str = "") -> str:
+    return ",".join([project_row(eid, date), attacker, target, precision, duplicate_of])
+
+
+def annotated_file(tmp_path: Path, *rows: str, name: str = "events.csv") -> Path:
+    return write(tmp_path, "\n".join([ANN_HEADER, *rows]) + "\n", name)
+
+
+def test_annotation_vocabularies():
+    assert ANNOTATION_COLUMNS == ["attacker", "target_type", "date_precision", "duplicate_of"]
+    assert ATTACKERS == ("militia", "iran_state", "unknown")
+    assert TARGET_TYPES == ("us_military", "us_diplomatic", "other")
+    assert DATE_PRECISIONS == ("exact", "approximate", "inferred")
+
+
+def test_annotated_file_loads(tmp_path):
+    path = annotated_file(tmp_path, annotated_row("E1", "2024-01-01"),
+                          annotated_row("E2", "2024-01-02", attacker="iran_state", target="us_diplomatic",
+                                        precision="approximate", duplicate_of="E1"),
+                          annotated_row("E3", "2024-01-02", attacker="unknown", target="other", precision="inferred",
+                                        duplicate_of="E2"))  # a chain: E3 -> E2 -> E1
+    events = load_events(path)
+    assert list(events.columns[:15]) == PROJECT_COLUMNS + ANNOTATION_COLUMNS
+    assert events["duplicate_of"].tolist() == ["", "E1", "E2"]
+    assert events["attacker"].tolist() == ["militia", "iran_state", "unknown"]
+
+
+@pytest.mark.parametrize("column, row", [
+    ("attacker", annotated_row("E2", "2024-01-02", attacker="hezbollah")),
+    ("attacker", annotated_row("E2", "2024-01-02", attacker="")),  # blank is not "unknown"
+    ("attacker", annotated_row("E2", "2024-01-02", attacker="Militia")),  # case matters
+    ("target_type", annotated_row("E2", "2024-01-02", target="military")),
+    ("date_precision", annotated_row("E2", "2024-01-02", precision="circa")),
+])
+def test_bad_annotation_values_name_line_and_column(tmp_path, column, row):
+    path = annotated_file(tmp_path, annotated_row("E1", "2024-01-01"), row, annotated_row("E3", "2024-01-03"))
+    err = raises_at(lambda: load_events(path), path, 3, column)
+    assert "use one of" in str(err).lower()
+
+
+@pytest.mark.parametrize("ref, word", [("E9", "not in the file"), ("E3", "later line (4)"), ("E2", "names itself"),
+                                       ("e1", "not in the file")])
+def test_duplicate_of_must_name_an_earlier_event(tmp_path, ref, word):
+    path = annotated_file(tmp_path, annotated_row("E1", "2024-01-01"),
+                          annotated_row("E2", "2024-01-02", duplicate_of=ref), annotated_row("E3", "2024-01-03"))
+    err = raises_at(lambda: load_events(path), path, 3, "duplicate_of")
+    assert word in str(err)
+
+
+def test_duplicate_of_may_not_point_at_a_later_date(tmp_path):
+    # E1 is on an earlier line but dated after E2: the earlier report must not be the later event
+    path = annotated_file(tmp_path, annotated_row("E1", "2024-01-05"),
+                          annotated_row("E2", "2024-01-02", duplicate_of="E1"))
+    err = raises_at(lambda: load_events(path), path, 3, "duplicate_of")
+    assert "2024-01-05" in str(err)
+
+
+def test_files_without_annotation_columns_still_load(tmp_path):
+    # project files from before issue #13 (and partial headers) load; missing columns are simply absent
+    events = load_events(project_file(tmp_path, project_row("E1", "2024-01-01")))
+    assert not set(ANNOTATION_COLUMNS) & set(events.columns)
+    path = write(tmp_path, HEADER + ",target_type\n" + project_row("E1", "2024-01-01") + ",us_military\n"
+                 + project_row("E2", "2024-01-02") + ",embassy\n", "partial.csv")
+    raises_at(lambda: load_events(path), path, 3, "target_type")
+
+
 def test_duplicate_column_names(tmp_path):
     path = write(tmp_path, "date,count,count\n2024-01-01,1,2\n")
     raises_at(lambda: load_events(path, format="generic", count_column="count"), path, 1, "count")
@@ -419,6 +499,13 @@ def test_triggers_bad_kind_missing_source_and_date(tmp_path):
     raises_at(lambda: load_triggers(path), path, 3, "date")
     path = write(tmp_path, "date,name,description,source_url\n2024-01-01,a,b,c\n", "t4.csv")
     raises_at(lambda: load_triggers(path), path, 1, "kind")
+
+
+def test_triggers_us_posture_kind_loads(tmp_path):
+    assert "us_posture" in TRIGGER_KINDS
+    path = write(tmp_path, "\n".join([TRIGGER_HEADER, trigger_row("2025-09-15", "us_posture"),
+                                      trigger_row("2025-06-22")]) + "\n", "t.csv")
+    assert list(load_triggers(path)["kind"]) == ["us_strike", "us_posture"]
 
 
 def test_triggers_sorted_with_extra_columns(tmp_path):

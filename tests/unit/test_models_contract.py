@@ -154,7 +154,7 @@ def test_every_model_fits_and_forecasts_the_real_data(spec, real_counts, real_tr
     model = make(cls, kwargs, seed=0).fit(real_counts, real_triggers)
     fc = model.forecast(HORIZON)
     mean = fc.predicted_mean
-    assert mean.index[0] == pd.Timestamp("2025-01-01") and len(mean) == HORIZON
+    assert mean.index[0] == real_counts.index[-1] + pd.Timedelta(days=1) and len(mean) == HORIZON
     assert np.all(np.isfinite(mean.to_numpy()))
     assert 0.0 <= fc.prob_at_least(1, HORIZON) <= 1.0
     s = model.summary()

@@ -117,30 +117,30 @@ def test_randomized_pit_formula():
     assert randomized_pit(pmf, 5, 0.3) == pytest.approx(1.0)
 
 
-def test_diebold_mariano_h1_is_the_t_statistic_of_the_mean():
-    """With h = 1 the Newey-West variance is the plain variance (divisor n): the statistic is the
-    one-sample t statistic scaled by sqrt(n / (n - 1)), with a normal two-sided p-value."""
+def test_diebold_mariano_h1_is_the_one_sample_t_test():
+    """With h = 1 the Newey-West variance is the plain variance (divisor n) and the Harvey-Leybourne-Newbold
+    factor sqrt((n - 1) / n) turns the statistic into the one-sample t statistic, referred to t(n - 1)."""
     rng = np.random.default_rng(0)
     d = rng.normal(0.1, 1.0, 120)
     stat, p = diebold_mariano(d, horizon=1)
-    n = len(d)
-    t = stats.ttest_1samp(d, 0.0).statistic
-    assert stat == pytest.approx(t * np.sqrt(n / (n - 1)), rel=1e-12)
-    assert stat == pytest.approx(d.mean() / np.sqrt(d.var() / n), rel=1e-12)
-    assert p == pytest.approx(2 * stats.norm.sf(abs(stat)), rel=1e-12)
+    t = stats.ttest_1samp(d, 0.0)
+    assert stat == pytest.approx(t.statistic, rel=1e-12)
+    assert p == pytest.approx(t.pvalue, rel=1e-10)
 
 
 @pytest.mark.parametrize("h", [2, 4, 7])
-def test_diebold_mariano_matches_statsmodels_hac(h):
-    """Bartlett-kernel HAC variance with lag h - 1: the t value of a constant-only OLS with
-    cov_type='HAC', maxlags=h-1, no small-sample correction."""
+def test_diebold_mariano_is_statsmodels_hac_with_the_small_sample_factor(h):
+    """Bartlett-kernel HAC variance with lag h - 1 (the t value of a constant-only OLS with cov_type='HAC',
+    maxlags=h-1, no correction), scaled by sqrt((n + 1 - 2h + h(h-1)/n) / n), against t(n - 1)."""
     rng = np.random.default_rng(h)
     e = rng.normal(size=300)
     d = 0.15 + e + 0.6 * np.r_[0, e[:-1]]  # MA(1) differences, as h-step score differences are
     stat, p = diebold_mariano(d, horizon=h)
-    ols = sm.OLS(d, np.ones(len(d))).fit(cov_type="HAC", cov_kwds={"maxlags": h - 1, "use_correction": False})
-    assert stat == pytest.approx(ols.tvalues[0], rel=1e-10)
-    assert p == pytest.approx(ols.pvalues[0], rel=1e-8)
+    n = len(d)
+    ols = sm.OLS(d, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": h - 1, "use_correction": False})
+    expected = ols.tvalues[0] * np.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    assert stat == pytest.approx(expected, rel=1e-10)
+    assert p == pytest.approx(2 * stats.t.sf(abs(expected), n - 1), rel=1e-8)
 
 
 def test_diebold_mariano_rejects_a_shifted_series_and_not_a_centred_one():
