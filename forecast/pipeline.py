@@ -29,7 +29,7 @@ from forecast.config import build_model, check_known_keys, model_names
 from forecast.errors import ForecastInputError, ModelFitError
 from forecast.evaluate import RefitPolicy, backtest_origins, paired_tests, run_backtest, skill, summarise_scores
 from forecast.models.base import MAX_HORIZON, MAX_PATHS, CountForecast, FitSummary, Forecaster
-from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, write_csv
+from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, write_csv, write_json
 from forecast.risk import lull_status, risk_table
 
 log = logging.getLogger(__name__)
@@ -268,6 +268,7 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
     atomic_write_text(folder / "data_summary.txt", result.data_summary + "\n")
     if data.coverage is not None:
         write_csv(folder / "coverage.csv", data.coverage)
+    _write_data_record(folder, data)
     if cfg.task.value == "data":
         return result
 
@@ -284,11 +285,13 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
     if summary.n_obs < 3 * summary.n_params:
         log.warning("%s has %d parameters but only %d observations: estimates will be unstable",
                     cfg.model_name, summary.n_params, summary.n_obs)
-    params_table = summary.table().reset_index(names="parameter")
-    write_csv(folder / "params.csv", params_table)
-    scalar_diag = {k: v for k, v in summary.diagnostics.items() if isinstance(v, (int, float, str, bool, np.generic))}
+    write_csv(folder / "params.csv", summary.table().reset_index(names="parameter"))
+    fit_doc, fit_series = summary.record()
+    write_json(folder / "fit_summary.json", fit_doc)
+    write_csv(folder / "fit_series.csv", fit_series.reset_index())
     record.update(params=summary.params, stderr=summary.stderr, loglik=summary.loglik, aic=summary.aic,
-                  n_obs=summary.n_obs, diagnostics=scalar_diag, origin=origin.strftime("%Y-%m-%d"))
+                  n_obs=summary.n_obs, diagnostics=fit_doc["diagnostics"], origin=origin.strftime("%Y-%m-%d"),
+                  is_baseline=bool(model.is_baseline), uses_triggers=bool(model.uses_triggers))
 
     horizon = max(cfg.risk.horizons)
     with _timed(timings, "forecast"):
@@ -296,6 +299,7 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
         risk = risk_table(fc, list(cfg.risk.horizons), list(cfg.risk.thresholds))
         lull = lull_status(train, fc, list(cfg.risk.horizons), cfg.data.lull_min_days)
     write_csv(folder / "forecast.csv", fc.summary_frame())
+    write_csv(folder / "forecast_bands.csv", fc.summary_frame(levels=BAND_LEVELS))
     write_csv(folder / "risk.csv", risk)
     record.update(lull=lull, risk={f"p_ge{r.threshold}_{r.horizon_days}d": r.probability
                                    for r in risk.itertuples()})
@@ -321,6 +325,26 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
             result.report_path = write_run_report(result, Path(cfg.paths.reports_dir) / f"{run_id}.pdf")
         record.update(report_path=str(result.report_path))
     return result
+
+
+BAND_LEVELS = (0.5, 0.8, 0.9, 0.95)  # central intervals of forecast_bands.csv (the fan chart's nested bands)
+
+
+def _write_data_record(folder: Path, data: Dataset) -> None:
+    """The series a report draws, so it can be rendered from the record alone: daily counts with
+    exposure and lull flags, the lulls, and the triggers inside the window."""
+    frame = pd.DataFrame({"date": data.counts.index.strftime("%Y-%m-%d"), "count": data.counts.to_numpy()})
+    if data.exposure is not None:
+        frame["exposure"] = data.exposure.reindex(data.counts.index).to_numpy()
+    in_lull = np.zeros(len(frame), dtype=bool)
+    for r in data.lulls.itertuples():
+        in_lull |= ((data.counts.index >= r.start) & (data.counts.index <= r.end))
+    frame["in_lull"] = in_lull
+    write_csv(folder / "counts.csv", frame)
+    write_csv(folder / "lulls.csv", data.lulls)
+    if data.triggers is not None:
+        window = data.triggers["date"].between(data.counts.index[0], data.counts.index[-1])
+        write_csv(folder / "triggers_used.csv", data.triggers.loc[window, ["date", "kind", "name"]])
 
 
 def _backtest(cfg: DictConfig, model: Forecaster, data: Dataset, folder: Path, record: RunRecord, result: RunResult,

@@ -97,7 +97,8 @@ class CountForecast(ABC):
                               "mean": self.predicted_mean.to_numpy()})
         qs = sorted({0.5, *((1 - lv) / 2 for lv in levels), *((1 + lv) / 2 for lv in levels)})
         for q in qs:
-            frame[f"q{round(q * 100):02d}"] = self.quantile(q).to_numpy()
+            pct = round(q * 100, 6)
+            frame[f"q{int(pct):02d}" if pct == int(pct) else f"q{pct:04.1f}"] = self.quantile(q).to_numpy()
         frame["p_ge1"] = [self.day(s).prob_at_least(1) for s in range(1, self.horizon + 1)]
         return frame
 
@@ -258,6 +259,30 @@ class FitSummary:
     loglik: float
     n_obs: int
     diagnostics: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # plain-language findings for the report
+
+    def record(self) -> tuple[dict, pd.DataFrame]:
+        """The summary as the run record holds it: a JSON-serialisable dict (parameter table, fit
+        statistics, scalar diagnostics, tables, notes) and the date-indexed diagnostic series (fitted
+        values, residuals, ...) as one frame. Split by type, never by key, so every model is recorded
+        the same way."""
+        scalars, tables, series = {}, {}, {}
+        for key, value in self.diagnostics.items():
+            if isinstance(value, pd.Series) and isinstance(value.index, pd.DatetimeIndex):
+                series[key] = value
+            elif isinstance(value, (pd.DataFrame, pd.Series)):
+                tables[key] = value.reset_index().to_dict(orient="list")
+            elif isinstance(value, (dict, list, tuple, np.ndarray)):
+                tables[key] = np.asarray(value).tolist() if isinstance(value, np.ndarray) else value
+            else:
+                scalars[key] = value
+        table = self.table().reset_index(names="parameter")
+        doc = {"model": self.model, "params": table.to_dict(orient="records"), "loglik": self.loglik,
+               "aic": self.aic, "n_obs": self.n_obs, "n_params": self.n_params, "diagnostics": scalars,
+               "tables": tables, "notes": list(self.notes)}
+        frame = pd.DataFrame(series)
+        frame.index.name = "date"
+        return doc, frame
 
     @property
     def n_params(self) -> int:
