@@ -1,6 +1,7 @@
 """Run records: atomic file writes, package versions, data hashes."""
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -48,6 +49,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def _json_safe(obj):
+    if isinstance(obj, (pd.Timestamp, datetime.date)):
+        return obj.strftime("%Y-%m-%d")
     if isinstance(obj, dict):
         return {str(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
