@@ -27,6 +27,8 @@ from forecast.data.exposure import exposure as site_exposure
 from forecast.data.summary import coverage, format_summary
 from forecast.config import build_model, check_known_keys, model_names
 from forecast.errors import ForecastInputError, ModelFitError
+from forecast.evaluate.calibration import calibration_summary
+from forecast.evaluate.onsets import find_onsets, onset_table
 from forecast.evaluate import RefitPolicy, backtest_origins, paired_tests, run_backtest, skill, summarise_scores
 from forecast.models.base import MAX_HORIZON, MAX_PATHS, CountForecast, FitSummary, Forecaster
 from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, write_csv, write_json
@@ -385,6 +387,10 @@ def _backtest(cfg: DictConfig, model: Forecaster, data: Dataset, folder: Path, r
     if bt_cfg.references:
         primary = bt_cfg.references[0]
         record.update(skill_reference=primary, skill=refs["skill_by_reference"][primary], **refs)
+    record.update(calibration=calibration_summary(bt, thresholds, periods))
+    onsets = find_onsets(data.counts, min_quiet_days=cfg.data.lull_min_days)
+    table = onset_table({str(cfg.model_name): bt, **result.reference_backtests}, onsets, triggers=data.triggers)
+    write_csv(folder / "onsets.csv", table)
 
 
 def _same_origins(bt: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:

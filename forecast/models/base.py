@@ -260,6 +260,9 @@ class FitSummary:
     n_obs: int
     diagnostics: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # plain-language findings for the report
+    # how an ``effect_<kind>`` parameter acts: "log_rate" (exp(effect) multiplies the attack rate), "log_odds"
+    # (exp(effect) multiplies the odds of a regime change), "sqrt_level" (adds to sqrt(count)); None: no effects
+    effect_scale: str | None = None
 
     def record(self) -> tuple[dict, pd.DataFrame]:
         """The summary as the run record holds it: a JSON-serialisable dict (parameter table, fit
@@ -279,7 +282,7 @@ class FitSummary:
         table = self.table().reset_index(names="parameter")
         doc = {"model": self.model, "params": table.to_dict(orient="records"), "loglik": self.loglik,
                "aic": self.aic, "n_obs": self.n_obs, "n_params": self.n_params, "diagnostics": scalars,
-               "tables": tables, "notes": list(self.notes)}
+               "tables": tables, "notes": list(self.notes), "effect_scale": self.effect_scale}
         frame = pd.DataFrame(series)
         frame.index.name = "date"
         return doc, frame
