@@ -273,6 +273,8 @@ class FitSummary:
         for key, value in self.diagnostics.items():
             if isinstance(value, pd.Series) and isinstance(value.index, pd.DatetimeIndex):
                 series[key] = value
+            elif isinstance(value, pd.DataFrame) and isinstance(value.index, pd.DatetimeIndex):
+                series.update({f"{key}_{column}": value[column] for column in value.columns})
             elif isinstance(value, (pd.DataFrame, pd.Series)):
                 tables[key] = value.reset_index().to_dict(orient="list")
             elif isinstance(value, (dict, list, tuple, np.ndarray)):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.distributions import negbin_pmfs, poisson_pmfs
+from forecast.distributions import CountDistribution, negbin_pmfs, poisson_pmfs
 from forecast.models.base import CountForecast, FitSummary, Forecaster, IndependentCountForecast, Param
 
 
@@ -110,11 +110,14 @@ class NBWindow(Forecaster):
 
     def _summary(self):
         y = self.counts_.to_numpy()[-self.n_window_:]
-        ll = float(sum(np.log(negbin_pmfs([self.mean_], self.alpha_)[0][np.minimum(y, 10**6)].clip(1e-300))))
+        ll = float(np.log(CountDistribution(negbin_pmfs([self.mean_], self.alpha_)[0]).pmf(y).clip(1e-300)).sum())
         n = len(y)
+        notes = [f"Over the last {n} days: {self.mean_:.2f} attacks a day" + (
+            f", over-dispersed (alpha {self.alpha_:.2f}): quiet and busy days alternate more than chance would."
+            if self.alpha_ > 0 else ", no more variable than chance (Poisson).")]
         return FitSummary("nb_window", {"mean_daily": self.mean_, "alpha": self.alpha_},
                           {"mean_daily": float(np.sqrt((self.mean_ + self.alpha_ * self.mean_**2) / n)),
-                           "alpha": float("nan")}, ll, n, {"window_days": n, "rate": self.rate})
+                           "alpha": float("nan")}, ll, n, {"window_days": n, "rate": self.rate}, notes)
 
 
 class SharedRateForecast(CountForecast):

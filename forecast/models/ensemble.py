@@ -329,4 +329,7 @@ class Ensemble(Forecaster):
         diag.update({f"mean_log_score_{n}": s for n, s in self.member_scores_.items()})
         diag["member_scores"] = dict(self.member_scores_)
         diag["score_table"] = self.score_table_
-        return FitSummary("ensemble", params, {k: float("nan") for k in params}, loglik, len(pooled), diag)
+        notes = ["Members and weights: " + ", ".join(f"{n} {w:.0%}" for n, w in sorted(
+            self.weights_.items(), key=lambda kv: -kv[1])) + f" (learned from {len(pooled)} recent past forecasts "
+            f"of {int(self.score_horizon)}-day totals)."] + list(self.notes_)
+        return FitSummary("ensemble", params, {k: float("nan") for k in params}, loglik, len(pooled), diag, notes)

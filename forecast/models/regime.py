@@ -12,18 +12,25 @@ features x_t (``effect_<kind>`` columns of :class:`~forecast.models.features.Tri
 with a N(0, ``effect_prior_sd``^2) penalty on beta. ``trigger_kinds=None`` gives a homogeneous chain.
 
 Fit: penalised maximum likelihood over unconstrained parameters (log mu_1 and log gaps between ordered
-log means, log alpha, leave logits l, split logits, beta) with L-BFGS-B. The log-likelihood comes from a
-scaled forward algorithm and its gradient from forward-backward (Fisher identity), both evaluated as
-log-depth scans of batched K x K matrix products (no Python loop over days). Forecasts are exact: the
-state distribution is propagated from the last filtered probabilities and totals follow a forward
-recursion over (state, running total).
+log means, log alpha, leave logits l, split logits, beta) with L-BFGS-B. The maximised objective is
+
+    log p(y_1..T) - |beta|^2 / (2 ``effect_prior_sd``^2) + c sum_{i,j} log A[i, j]     (A = ``transmat_``)
+
+where the last term, c = ``transition_prior``, is the log density (up to a constant) of a Dirichlet(1 + c)
+prior on every row of A at x = 0 (c pseudo-transitions per cell): it keeps every transition probability away
+from 0, so a fit on a series with a single campaign still foresees that a lull may turn into a new one.
+
+The log-likelihood comes from a scaled forward algorithm and its gradient from forward-backward (Fisher
+identity), both evaluated as log-depth scans of batched K x K matrix products (no Python loop over days).
+Forecasts are exact: the state distribution is propagated from the last filtered probabilities and totals
+follow a forward recursion over (state, running total).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
-from scipy.special import digamma, expit, gammaln
+from scipy.special import digamma, expit, gammaln, log_expit
 
 from forecast.errors import ModelFitError
 from forecast.models.base import CountForecast, FitSummary, Forecaster, Param
@@ -260,7 +267,8 @@ class RegimeHMM(Forecaster):
     uniform ``startprob_``. Row i stays with probability 1 - sigmoid(l_i + [i = 0] beta' x_t), i.e.
     the trigger features x_t of day t (``effect_<kind>`` -> ``effects_``) shift the logit of leaving
     the lull (state 0) on day t; ``transmat_`` is A at x_t = 0. beta has a N(0, ``effect_prior_sd``^2)
-    penalty (``None`` = plain MLE); ``trigger_kinds=None`` gives a homogeneous chain.
+    penalty (``None`` = plain MLE); ``trigger_kinds=None`` gives a homogeneous chain. ``transition_prior`` c
+    adds c sum_ij log A[i, j] (a Dirichlet(1 + c) prior per row of ``transmat_``; 0 = plain MLE).
 
     Parameters
     ----------
@@ -268,6 +276,8 @@ class RegimeHMM(Forecaster):
     trigger_kinds, trigger_encoding, trigger_half_life, trigger_lag : trigger features, as in
         :class:`~forecast.models.glm.PoissonGLM` (but ``None`` means no triggers, not all kinds).
     effect_prior_sd : prior sd of the trigger effects.
+    transition_prior : pseudo-count c per transition cell (0 = none). Default 1: the weakest c within 1% of the
+        best mean log score on the 2023-24 campaign backtest over c in 0, 0.5, 1, ..., 32 (flat above 1).
     max_iter, tol : L-BFGS-B iteration cap and tolerance (relative objective decrease and projected
         gradient) of each start.
     n_starts : optimiser starts: a data-driven one, then random perturbations of it from ``random_state``.
@@ -284,18 +294,19 @@ class RegimeHMM(Forecaster):
 
     param_rules = {**Forecaster.param_rules, **TRIGGER_PARAM_RULES, "n_states": Param(2, 10, integer=True),
                    "max_iter": Param(1, 100_000, integer=True), "tol": Param(0, 1, low_open=True),
-                   "n_starts": Param(1, 100, integer=True)}
+                   "n_starts": Param(1, 100, integer=True), "transition_prior": Param(0, 1e4)}
 
     def __init__(self, *, n_states: int = 3, trigger_kinds: list[str] | None = None,
                  trigger_encoding: str = "decay", trigger_half_life: float = 7.0, trigger_lag: int = 1,
-                 effect_prior_sd: float | None = 1.0, max_iter: int = 200, tol: float = 1e-6,
-                 n_starts: int = 3, random_state: int | None = None):
+                 effect_prior_sd: float | None = 1.0, transition_prior: float = 1.0, max_iter: int = 200,
+                 tol: float = 1e-6, n_starts: int = 3, random_state: int | None = None):
         self.n_states = n_states
         self.trigger_kinds = trigger_kinds
         self.trigger_encoding = trigger_encoding
         self.trigger_half_life = trigger_half_life
         self.trigger_lag = trigger_lag
         self.effect_prior_sd = effect_prior_sd
+        self.transition_prior = transition_prior
         self.max_iter = max_iter
         self.tol = tol
         self.n_starts = n_starts
@@ -320,7 +331,11 @@ class RegimeHMM(Forecaster):
 
     # ---- likelihood --------------------------------------------------------------------------------
     def _objective(self, theta: np.ndarray, y: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
-        """Penalised negative log-likelihood and its gradient."""
+        """Penalised negative log-likelihood and its gradient.
+
+        The transition prior c sum_ij log A[i, j] at x = 0, with log A[i, i] = log sigmoid(-l_i) and
+        log A[i, dest(i)_m] = log sigmoid(l_i) + log q_im, has gradient c ((K - 1) - K sigmoid(l_i)) in the
+        leave logit l_i and c (1 - (K - 1) q_im) in the split logit of destination m >= 1."""
         K = int(self.n_states)
         p = _Params(theta, K, X.shape[1])
         ll, _, smoothed, xi = _fb(nb_logpmf(y, p.mu, p.alpha).T, p.transitions(X[1:]), np.full(K, 1.0 / K))
@@ -329,6 +344,11 @@ class RegimeHMM(Forecaster):
             w = 1.0 / self.effect_prior_sd**2
             ll -= 0.5 * w * float(p.beta @ p.beta)
             g[len(theta) - p.P:] -= w * p.beta
+        if self.transition_prior:
+            c = float(self.transition_prior)
+            ll += c * float(np.sum(log_expit(-p.leave) + (K - 1) * log_expit(p.leave)) + np.log(p.q).sum())
+            g[K + 1: 2 * K + 1] += c * ((K - 1) - K * expit(p.leave))
+            g[2 * K + 1: 2 * K + 1 + K * (K - 2)] += c * (1.0 - (K - 1) * p.q[:, 1:]).ravel()
         if not np.isfinite(ll):
             return 1e300, np.zeros_like(theta)
         return -ll, -g
@@ -478,4 +498,11 @@ class RegimeHMM(Forecaster):
         diag["transmat"] = pd.DataFrame(A, index=states, columns=states)
         diag["filtered"] = self.filtered_
         diag["smoothed"] = self.smoothed_
-        return FitSummary("regime", params, stderr, self.loglik_, len(self._fit_y), diag)
+        current = max(states, key=lambda n: last[n])
+        notes = [f"On {diag['last_day']} the series is most likely in the '{current}' regime "
+                 f"({last[current]:.0%}); " + ", ".join(f"{n}: {last[n]:.0%}" for n in states if n != current) + ".",
+                 "Regimes: " + "; ".join(f"{n} about {self.means_[k]:.2f} attacks a day, lasting "
+                                         f"{diag[f'expected_duration_{n}']:.0f} days on average"
+                                         for k, n in enumerate(states)) + "."]
+        return FitSummary("regime", params, stderr, self.loglik_, len(self._fit_y), diag, notes,
+                          effect_scale="log_odds")

@@ -1,5 +1,5 @@
 """Poisson and negative-binomial count regressions (forecast.models.glm) against statsmodels and
-closed forms."""
+closed forms, with and without exponential forgetting."""
 from __future__ import annotations
 
 import warnings
@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.discrete.discrete_model import NegativeBinomial
 
 from forecast import trigger_features
+from forecast.errors import ForecastInputError
 from forecast.models import NegBinGLM, PoissonGLM
 from forecast.models.base import IndependentCountForecast, MixtureCountForecast
 from forecast.models.features import history_design, history_names
+from forecast.models.glm import WeightedNB2, penalised_mle
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -45,8 +47,8 @@ def nb_series(n=500, alpha=0.8, seed=3):
 
 
 def test_poisson_glm_coefficients_equal_statsmodels(synthetic_counts, synthetic_triggers):
-    model = PoissonGLM(n_lags=2, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, 
-                       effect_prior_sd=None, random_state=0)
+    model = PoissonGLM(n_lags=2, rolling_days=7, days_since_last=True, trigger_kinds=KINDS,
+                       effect_prior_sd=None, forget_half_life=None, random_state=0)
     s = model.fit(synthetic_counts, synthetic_triggers).summary()
     known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]]
     X = design(synthetic_counts, known, 2, 7, True)
@@ -60,8 +62,8 @@ def test_poisson_glm_coefficients_equal_statsmodels(synthetic_counts, synthetic_
 
 def test_negbin_glm_matches_statsmodels_negative_binomial():
     counts, triggers = nb_series()
-    model = NegBinGLM(n_lags=1, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, 
-                       effect_prior_sd=None, random_state=0)
+    model = NegBinGLM(n_lags=1, rolling_days=7, days_since_last=True, trigger_kinds=KINDS,
+                      effect_prior_sd=None, forget_half_life=None, random_state=0)
     s = model.fit(counts, triggers).summary()
     X = design(counts, triggers, 1, 7, True)
     with warnings.catch_warnings():
@@ -90,7 +92,8 @@ def test_exact_forecast_without_feedback_is_poisson_with_closed_form_totals(synt
         for k in (1, 2, 4, 8):
             assert fc.prob_at_least(k, window) == pytest.approx(stats.poisson.sf(k - 1, lam), abs=1e-9)
     # with no triggers and no history the forecast is the fitted constant rate: the sample mean
-    plain = PoissonGLM(n_lags=0, rolling_days=0, days_since_last=False).fit(synthetic_counts).forecast(3)
+    plain = PoissonGLM(n_lags=0, rolling_days=0, days_since_last=False, forget_half_life=None).fit(
+        synthetic_counts).forecast(3)
     np.testing.assert_allclose(plain.predicted_mean.to_numpy(), synthetic_counts.mean(), rtol=1e-8)
 
 
@@ -150,21 +153,152 @@ def test_summary_after_update_describes_the_fitted_data(cls, synthetic_counts, s
     assert after.diagnostics["pearson_dispersion"] == before.diagnostics["pearson_dispersion"]
 
 
-def test_effect_prior_zeroes_the_penalised_score(synthetic_counts, synthetic_triggers):
-    """With a N(0, sd^2) prior the estimate solves X'(y - mu) = beta_effects / sd^2 (the penalised
-    score is zero), shrinks the trigger effects toward 0 and leaves the loglik below the MLE's."""
+@pytest.mark.parametrize("half_life", [None, 14.0])
+def test_effect_prior_zeroes_the_penalised_score(half_life, synthetic_counts, synthetic_triggers):
+    """With a N(0, sd^2) prior the estimate solves X'W(y - mu) = beta_effects / sd^2 (the penalised, weighted
+    score is zero; W = diag(w_t), the identity without forgetting), shrinks the trigger effects toward 0 and
+    leaves the loglik below the MLE's."""
     sd = 0.5
     model = PoissonGLM(n_lags=1, rolling_days=0, days_since_last=False, trigger_kinds=KINDS,
-                       effect_prior_sd=sd).fit(synthetic_counts, synthetic_triggers)
+                       effect_prior_sd=sd, forget_half_life=half_life).fit(synthetic_counts, synthetic_triggers)
     mle = PoissonGLM(n_lags=1, rolling_days=0, days_since_last=False, trigger_kinds=KINDS,
-                     effect_prior_sd=None).fit(synthetic_counts, synthetic_triggers)
+                     effect_prior_sd=None, forget_half_life=half_life).fit(synthetic_counts, synthetic_triggers)
     beta = np.asarray(model.result_.params)
     known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]]
     full = design(synthetic_counts, known, 1, 0, False)[model.columns_].to_numpy()
     y = synthetic_counts.to_numpy()
     mu = np.exp(full @ beta)
+    w = np.ones(len(y)) if half_life is None else 0.5 ** ((len(y) - 1 - np.arange(len(y))) / half_life)
     penalty = np.array([1 / sd**2 if c.startswith("effect_") else 0.0 for c in model.columns_])
-    np.testing.assert_allclose(full.T @ (y - mu), penalty * beta, atol=1e-6)
+    np.testing.assert_allclose(full.T @ (w * (y - mu)), penalty * beta, atol=1e-6)
     effects = [i for i, c in enumerate(model.columns_) if c.startswith("effect_")]
     assert np.sum(beta[effects] ** 2) < np.sum(np.asarray(mle.result_.params)[effects] ** 2)
     assert model.summary().loglik <= mle.summary().loglik + 1e-9
+
+
+# ---- exponential forgetting (weighted likelihood) -----------------------------------------------------
+def forgetting(n: int, half_life: float) -> np.ndarray:
+    """w_t = 0.5 ** ((T - t) / half_life), T the last day."""
+    return 0.5 ** ((n - 1 - np.arange(n)) / half_life)
+
+
+def step_counts(seed: int = 0) -> pd.Series:
+    """A regime change: Poisson 0.2 attacks/day for 300 days, then 2.0/day for 30 days."""
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([rng.poisson(0.2, 300), rng.poisson(2.0, 30)])
+    return pd.Series(y, index=pd.date_range("2022-01-01", periods=len(y), freq="D", name="date"), name="count")
+
+
+def test_without_forgetting_the_fit_is_the_unweighted_fit_bit_for_bit(synthetic_counts, synthetic_triggers):
+    """forget_half_life=None is the fit as it was before forgetting: penalised_mle on statsmodels' unweighted
+    Poisson GLM, the same numbers to the last bit."""
+    model = PoissonGLM(n_lags=2, trigger_kinds=KINDS, forget_half_life=None).fit(synthetic_counts, synthetic_triggers)
+    known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]]
+    X = design(synthetic_counts, known, 2, 7, True)[model.columns_].to_numpy()
+    penalty = np.array([1.0 if c.startswith("effect_") else 0.0 for c in model.columns_])  # effect_prior_sd = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = penalised_mle(sm.GLM(synthetic_counts.to_numpy(), X, family=sm.families.Poisson()),
+                            np.zeros(X.shape[1]), penalty, [(None, None)] * X.shape[1])
+    assert model.weights_ is None and model.summary().diagnostics["effective_days"] == len(synthetic_counts)
+    np.testing.assert_array_equal(model.result_.params, ref.params)
+    np.testing.assert_array_equal(model.result_.bse, ref.bse)
+    assert model.result_.llf == ref.llf
+
+
+def test_weighted_poisson_glm_equals_statsmodels_with_var_weights(synthetic_counts, synthetic_triggers):
+    """The weighted fit is statsmodels' GLM with var_weights w_t: estimates, standard errors (the inverse
+    weighted information) and weighted log-likelihood."""
+    model = PoissonGLM(n_lags=2, trigger_kinds=KINDS, effect_prior_sd=None, forget_half_life=21.0).fit(
+        synthetic_counts, synthetic_triggers)
+    known = synthetic_triggers[synthetic_triggers["date"] <= synthetic_counts.index[-1]]
+    X = design(synthetic_counts, known, 2, 7, True)[model.columns_].to_numpy()
+    w = forgetting(len(synthetic_counts), 21.0)
+    ref = sm.GLM(synthetic_counts.to_numpy(), X, family=sm.families.Poisson(), var_weights=w).fit()
+    np.testing.assert_allclose(model.weights_, w, rtol=1e-14)
+    np.testing.assert_allclose(model.result_.params, ref.params, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(model.result_.bse, ref.bse, rtol=1e-5)
+    s = model.summary()
+    assert s.loglik == pytest.approx(ref.llf, rel=1e-10)
+    assert s.diagnostics["effective_days"] == pytest.approx(w.sum())
+
+
+def test_weighted_nb2_likelihood_equals_statsmodels_on_replicated_rows():
+    """Whole-number weights are replicated rows: WeightedNB2's log-likelihood, score and Hessian equal
+    statsmodels' NegativeBinomial on the data with row t repeated w_t times; for fractional weights the score
+    and Hessian are the finite differences of the log-likelihood."""
+    counts, triggers = nb_series(n=120)
+    X = design(counts, triggers, 1, 7, True).to_numpy()
+    y = counts.to_numpy()
+    reps = np.random.default_rng(0).integers(1, 4, len(y))
+    ref = NegativeBinomial(np.repeat(y, reps), np.repeat(X, reps, axis=0), loglike_method="nb2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(method="newton", maxiter=50, disp=0)  # afterwards the model takes alpha itself, not log alpha
+    params = np.r_[np.random.default_rng(1).normal(0, 0.3, X.shape[1]), 0.6]
+    weighted = WeightedNB2(y, X, reps.astype(float))
+    assert weighted.loglike(params) == pytest.approx(ref.loglike(params), rel=1e-12)
+    np.testing.assert_allclose(weighted.score(params), ref.score(params), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(weighted.hessian(params), ref.hessian(params), rtol=1e-9, atol=1e-9)
+
+    fractional = WeightedNB2(y, X, forgetting(len(y), 10.0))
+    eye = np.eye(len(params)) * 1e-6
+    grad = [(fractional.loglike(params + e) - fractional.loglike(params - e)) / 2e-6 for e in eye]
+    hess = [(fractional.score(params + e) - fractional.score(params - e)) / 2e-6 for e in eye]
+    np.testing.assert_allclose(fractional.score(params), grad, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fractional.hessian(params), hess, rtol=1e-6, atol=1e-6)
+
+
+def test_weighted_negbin_glm_maximises_the_weighted_nb_loglik():
+    """Reference: scipy's own optimiser on -sum_t w_t log NB(y_t; exp(x_t'b), alpha) written with
+    scipy.stats.nbinom."""
+    counts, triggers = nb_series()
+    model = NegBinGLM(n_lags=1, rolling_days=7, days_since_last=True, trigger_kinds=KINDS, effect_prior_sd=None,
+                      forget_half_life=60.0).fit(counts, triggers)
+    X = design(counts, triggers, 1, 7, True)[model.columns_].to_numpy()
+    y, w = counts.to_numpy(), forgetting(len(counts), 60.0)
+
+    def objective(p):
+        mu, alpha = np.exp(X @ p[:-1]), np.exp(p[-1])
+        return -w @ stats.nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu))
+
+    start = np.r_[np.zeros(X.shape[1]), 0.0]
+    ref = optimize.minimize(objective, start, method="BFGS", options={"gtol": 1e-9, "maxiter": 2000}).x
+    fitted = np.asarray(model.result_.params)
+    np.testing.assert_allclose(fitted[:-1], ref[:-1], atol=1e-4)
+    assert fitted[-1] == pytest.approx(np.exp(ref[-1]), rel=1e-4)
+    assert model.summary().loglik == pytest.approx(-objective(ref), rel=1e-9)
+
+
+@pytest.mark.parametrize("cls", [PoissonGLM, NegBinGLM])
+def test_forgetting_follows_a_regime_change(cls):
+    """0.2/day for 300 days then 2.0/day for 30 (constant-rate model: intercept only). With a 14-day
+    half-life the 7-day forecast mean is within 0.5 of 2.0: the fitted rate is the weighted mean
+    sum w y / sum w, whose expectation is 1.59 (23% of the weight still lies on the quiet days); without
+    forgetting it is the whole-history mean, about 0.36."""
+    counts = step_counts(seed=0)
+    y = counts.to_numpy()
+    kwargs = dict(n_lags=0, rolling_days=0, days_since_last=False)
+    forget = cls(**kwargs, forget_half_life=14.0).fit(counts).forecast(7).predicted_mean.mean()
+    plain = cls(**kwargs, forget_half_life=None).fit(counts).forecast(7).predicted_mean.mean()
+    w = forgetting(len(y), 14.0)
+    assert forget == pytest.approx(w @ y / w.sum(), rel=1e-6)  # the weighted MLE of a constant rate
+    assert plain == pytest.approx(y.mean(), rel=1e-6)
+    assert abs(forget - 2.0) < 0.5 and plain < 0.5
+
+
+@pytest.mark.parametrize("cls", [PoissonGLM, NegBinGLM])
+def test_forgetting_tends_to_the_unweighted_fit_as_the_half_life_grows(cls, synthetic_counts, synthetic_triggers):
+    """|beta(h) - beta(None)| = O(1/h): ten times the half-life, a tenth of the distance."""
+    kwargs = dict(n_lags=1, trigger_kinds=KINDS)
+    base = np.asarray(cls(**kwargs, forget_half_life=None).fit(synthetic_counts, synthetic_triggers).result_.params)
+    dist = [np.max(np.abs(np.asarray(cls(**kwargs, forget_half_life=h).fit(
+        synthetic_counts, synthetic_triggers).result_.params) - base)) for h in (36.5, 365.0, 3650.0)]
+    assert dist[0] > dist[1] > dist[2] and dist[2] < 5e-3
+    assert dist[2] / dist[1] == pytest.approx(0.1, abs=0.03)
+
+
+@pytest.mark.parametrize("bad", [0, -3.0, 4000.0, "14"])
+def test_bad_forget_half_life_names_the_key(bad, synthetic_counts):
+    with pytest.raises(ForecastInputError, match="model.forget_half_life"):
+        NegBinGLM(forget_half_life=bad).fit(synthetic_counts)

@@ -1,6 +1,6 @@
 """Discrete-time Hawkes model (forecast.models.hawkes): likelihood against brute force, analytic
-gradient against finite differences, recovery of simulated parameters, the background test and the
-simulator against the closed-form conditional mean."""
+gradient against finite differences, recovery of simulated parameters, the background test, the
+simulator against the closed-form conditional mean and exponential forgetting (weighted likelihood)."""
 from __future__ import annotations
 
 import math
@@ -11,8 +11,10 @@ import pytest
 
 from forecast import trigger_features
 from forecast.models import Hawkes
+from forecast.models.glm import forgetting_weights
 from forecast.models.hawkes import (
     _bounds,
+    _loglik_terms,
     excitation_states,
     fit_mle,
     intensity,
@@ -96,12 +98,12 @@ def test_hessian_equals_finite_differences_of_the_gradient(prior_sd):
     assert np.allclose(H, H.T)
 
 
-def _lbfgsb_reference(y, X, prior_sd):
+def _lbfgsb_reference(y, X, prior_sd, weights=None):
     """scipy's L-BFGS-B on the same objective, tight tolerances: the reference optimum."""
     from scipy import optimize
 
     def objective(th):
-        ll, g = loglik_and_grad(th, y, X, prior_sd)
+        ll, g = loglik_and_grad(th, y, X, prior_sd, weights=weights)
         return -ll, -g
 
     start = np.r_[np.log(y.mean() * 0.5), np.zeros(X.shape[1] - 1), 0.5, 0.5]
@@ -177,7 +179,8 @@ def test_parameter_recovery_from_a_long_simulation():
     y = simulate(theta, X, 0.0, 0.0, 1, rng)[0]
     counts = pd.Series(y, index=index, name="count")
 
-    model = Hawkes(trigger_kinds=["us_strike"], effect_prior_sd=None, random_state=0).fit(counts, triggers)
+    model = Hawkes(trigger_kinds=["us_strike"], effect_prior_sd=None, forget_half_life=None, random_state=0).fit(
+        counts, triggers)
     s = model.summary()
     assert model.converged_
     assert set(s.params) == set(truth)
@@ -200,7 +203,7 @@ def test_background_test_detects_a_step_in_the_background():
     rng = np.random.default_rng(7)
     y = np.concatenate([rng.poisson(0.15, 300), rng.poisson(1.2, 300)])
     counts = pd.Series(y, index=pd.date_range("2020-01-01", periods=len(y), freq="D"))
-    model = Hawkes(background_segments=6, random_state=0).fit(counts)
+    model = Hawkes(background_segments=6, forget_half_life=None, random_state=0).fit(counts)
     bt = model.background_test()
     assert bt["df"] == 5 and bt["segments"] == 6
     assert bt["p_value"] < 1e-3
@@ -283,3 +286,112 @@ def test_summary_after_update_describes_the_fitted_data(synthetic_counts, synthe
     # while the forecast state follows the new data
     R, _ = excitation_states(synthetic_counts.to_numpy().astype(float), model.decay_)
     assert model.state_ == (pytest.approx(R[-1]), float(synthetic_counts.iloc[-1]))
+
+
+# ---- exponential forgetting (weighted likelihood) -----------------------------------------------------
+def _weighted_problem(n=200, seed=11):
+    X = _design(n, seed)
+    theta = np.array([np.log(0.4), 0.3, -0.2, 0.5, 0.8])
+    y = simulate(theta, X, 0.0, 0.0, 1, np.random.default_rng(seed))[0].astype(float)
+    return theta, y, X
+
+
+def test_unit_weights_are_the_unweighted_likelihood_bit_for_bit():
+    """weights=None is w_t = 1: the log-likelihood, gradient, Hessian and fit are the same numbers, bit for
+    bit, and the estimator without forgetting fits the unweighted likelihood."""
+    theta, y, X = _weighted_problem()
+    for a, b in zip(_loglik_terms(theta, y, X, 0.7, hessian=True),
+                    _loglik_terms(theta, y, X, 0.7, hessian=True, weights=np.ones(len(y)))):
+        np.testing.assert_array_equal(a, b)
+    assert loglik_and_grad(theta, y, X)[0] == loglik_and_grad(theta, y, X, weights=np.ones(len(y)))[0]
+    np.testing.assert_array_equal(fit_mle(y, X)[0], fit_mle(y, X, weights=np.ones(len(y)))[0])
+    counts = pd.Series(y.astype(np.int64), index=pd.date_range("2024-01-01", periods=len(y), freq="D"))
+    model = Hawkes(forget_half_life=None, random_state=0).fit(counts)
+    assert model.weights_ is None
+    np.testing.assert_array_equal(model.theta_, fit_mle(y, np.ones((len(y), 1)), None, 1.0)[0])
+
+
+@pytest.mark.parametrize("prior_sd", [None, 0.7])
+def test_weighted_loglik_gradient_and_hessian_match_brute_force_and_finite_differences(prior_sd):
+    """sum_t w_t log Poisson(y_t; lambda_t) by brute force; gradient and Hessian against central
+    differences of the weighted log-likelihood and gradient (forgetting weights and random weights)."""
+    theta, y, X = _weighted_problem()
+    th = theta + np.random.default_rng(3).normal(0, 0.05, size=len(theta))
+    for w in (forgetting_weights(len(y), 10.0), np.random.default_rng(4).uniform(0.0, 2.0, len(y))):
+        lam = intensity(th, y, X)
+        brute = sum(w[t] * (y[t] * math.log(lam[t]) - lam[t] - math.lgamma(y[t] + 1)) for t in range(len(y)))
+        penalty = 0.0 if prior_sd is None else float(th[1:-2] @ th[1:-2]) / (2 * prior_sd**2)
+        assert loglik_and_grad(th, y, X, prior_sd, weights=w)[0] == pytest.approx(brute - penalty, rel=1e-10)
+        grad = loglik_and_grad(th, y, X, prior_sd, weights=w)[1]
+        H = -observed_information(th, y, X, prior_sd, weights=w)
+        fd_grad, fd_hess = np.empty_like(th), np.empty_like(H)
+        for i in range(len(th)):
+            e = np.zeros_like(th)
+            e[i] = 1e-6 * max(1.0, abs(th[i]))
+            up, down = loglik_and_grad(th + e, y, X, prior_sd, weights=w), loglik_and_grad(th - e, y, X, prior_sd,
+                                                                                              weights=w)
+            fd_grad[i] = (up[0] - down[0]) / (2 * e[i])
+            fd_hess[i] = (up[1] - down[1]) / (2 * e[i])
+        np.testing.assert_allclose(grad, fd_grad, rtol=1e-5, atol=1e-6 * np.max(np.abs(grad)))
+        np.testing.assert_allclose(H, fd_hess, rtol=1e-5, atol=1e-6 * np.max(np.abs(H)))
+        assert np.allclose(H, H.T)
+
+
+def test_weighted_fit_reaches_the_reference_optimum():
+    theta, y, X = _weighted_problem(400, 5)
+    w = forgetting_weights(len(y), 60.0)
+    fitted, ll, converged = fit_mle(y, X, None, 1.0, weights=w)
+    ref, ref_obj = _lbfgsb_reference(y, X, 1.0, weights=w)
+    assert converged
+    assert loglik_and_grad(fitted, y, X, 1.0, weights=w)[0] >= ref_obj - 1e-9
+    np.testing.assert_allclose(fitted, ref, atol=1e-4)
+    assert ll == pytest.approx(loglik_and_grad(fitted, y, X, weights=w)[0], rel=1e-12)
+
+
+def test_forgetting_follows_a_regime_change():
+    """0.2/day for 300 days then 2.0/day for 30 (ten seeded series): with a 14-day half-life the 7-day
+    forecast mean averages 2.0 within 0.25 and is higher in every series than without forgetting, whose
+    excitation follows the change only part of the way (average below 1.6)."""
+    forget, plain = [], []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        y = np.concatenate([rng.poisson(0.2, 300), rng.poisson(2.0, 30)])
+        counts = pd.Series(y, index=pd.date_range("2022-01-01", periods=len(y), freq="D", name="date"))
+        forget.append(Hawkes(forget_half_life=14.0, random_state=0).fit(counts).forecast(7).predicted_mean.mean())
+        plain.append(Hawkes(forget_half_life=None, random_state=0).fit(counts).forecast(7).predicted_mean.mean())
+    assert abs(np.mean(forget) - 2.0) < 0.25 and np.mean(plain) < 1.6
+    assert np.all(np.array(forget) > np.array(plain))
+
+
+def test_forgetting_tends_to_the_unweighted_fit_as_the_half_life_grows():
+    """|theta(h) - theta(None)| = O(1/h): a tenth of the distance for ten times the half-life, below 1e-5
+    at h = 1e7 days (beyond the estimator's 3650-day limit, so through fit_mle)."""
+    theta, y, X = _weighted_problem(300, 2)
+    base = fit_mle(y, X, None, 1.0)[0]
+    dist = [np.max(np.abs(fit_mle(y, X, None, 1.0, weights=forgetting_weights(len(y), h))[0] - base))
+            for h in (365.0, 3650.0, 1e7)]
+    assert dist[1] / dist[0] == pytest.approx(0.1, abs=0.03) and dist[2] < 1e-5
+
+
+def test_summary_under_forgetting(synthetic_counts, synthetic_triggers):
+    """Standard errors from the weighted information, effective days = sum w, and the background test on
+    the unweighted likelihood (its constant-background fit is the unforgetting model's)."""
+    model = Hawkes(forget_half_life=28.0, random_state=0).fit(synthetic_counts, synthetic_triggers)
+    plain = Hawkes(forget_half_life=None, random_state=0).fit(synthetic_counts, synthetic_triggers)
+    s = model.summary()
+    w = forgetting_weights(len(synthetic_counts), 28.0)
+    assert s.diagnostics["effective_days"] == pytest.approx(w.sum())
+    _, y, X = model._fit_data
+    info = observed_information(model.theta_, y, X, 1.0, weights=w)
+    assert s.stderr["adjacency"] == pytest.approx(np.sqrt(np.linalg.inv(info)[-2, -2]), rel=1e-8)
+    assert s.loglik == pytest.approx(loglik_and_grad(model.theta_, y, X, weights=w)[0], rel=1e-12)
+    bt = model.background_test()
+    assert bt == plain.background_test()
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, 3651.0, True])
+def test_bad_forget_half_life_names_the_key(bad, synthetic_counts):
+    from forecast.errors import ForecastInputError
+
+    with pytest.raises(ForecastInputError, match="model.forget_half_life"):
+        Hawkes(forget_half_life=bad).fit(synthetic_counts)

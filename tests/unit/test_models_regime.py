@@ -1,5 +1,5 @@
-"""RegimeHMM: forward algorithm against brute force, parameter recovery, exact forecasts against
-Monte Carlo, determinism, the regimes of the real series, update() and degenerate data."""
+"""RegimeHMM: forward algorithm against brute force, the transition prior, parameter recovery, exact forecasts
+against Monte Carlo, determinism, the regimes of the real series, update() and degenerate data."""
 from __future__ import annotations
 
 import itertools
@@ -11,7 +11,8 @@ from scipy import stats
 from scipy.special import expit, logit
 
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.models.regime import RegimeHMM, forward_backward, nb_logpmf
+from forecast.models.regime import RegimeHMM, _fb, _Params, forward_backward, nb_logpmf
+from tests.conftest import real_series
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -36,13 +37,7 @@ def simulate_chain(start, transmat, means, alpha, horizon, n_paths, rng) -> np.n
 
 @pytest.fixture(scope="module")
 def real():
-    import forecast
-    from forecast.config import project_root
-
-    events = forecast.load_events(f"{project_root()}/data/events.csv")
-    counts = forecast.daily_counts(events, "2023-10-17", "2024-12-31")
-    triggers = forecast.load_triggers(f"{project_root()}/data/triggers.csv")
-    return counts, triggers
+    return real_series()
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +91,11 @@ def test_fitted_loglik_equals_brute_force_over_state_paths():
     assert model.means_[0] < model.means_[1]
 
 
-def test_analytic_gradient_matches_finite_differences(real):
+@pytest.mark.parametrize("prior", [0.0, 1.5])
+def test_analytic_gradient_matches_finite_differences(real, prior):
     counts, triggers = real
-    model = RegimeHMM(trigger_kinds=["us_strike", "regional"], max_iter=5, n_starts=1, random_state=0)
+    model = RegimeHMM(trigger_kinds=["us_strike", "regional"], transition_prior=prior, max_iter=5, n_starts=1,
+                      random_state=0)
     model.fit(counts, triggers)
     y, X = model._fit_y, model._fit_X
     theta = model._theta + np.random.default_rng(0).normal(0, 0.3, len(model._theta))
@@ -107,6 +104,36 @@ def test_analytic_gradient_matches_finite_differences(real):
     numeric = [(model._objective(theta + e, y, X)[0] - model._objective(theta - e, y, X)[0]) / (2 * eps)
                for e in np.eye(len(theta)) * eps]
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
+
+
+def test_transition_prior_adds_c_times_the_log_transition_probabilities(real):
+    """The objective with prior c is the one without it minus c sum_ij log A[i, j] (A at x = 0), and with
+    c = 0 it is the penalised negative log-likelihood as it was before the prior existed, to the last bit."""
+    counts, triggers = real
+    model = RegimeHMM(trigger_kinds=["us_strike"], max_iter=5, n_starts=1, random_state=0).fit(counts, triggers)
+    y, X = model._fit_y, model._fit_X
+    theta = model._theta + np.random.default_rng(1).normal(0, 0.3, len(model._theta))
+    plain = RegimeHMM(trigger_kinds=["us_strike"], transition_prior=0.0)
+    with_prior = RegimeHMM(trigger_kinds=["us_strike"], transition_prior=2.5)
+    p = _Params(theta, 3, X.shape[1])
+    ll = _fb(nb_logpmf(y, p.mu, p.alpha).T, p.transitions(X[1:]), np.full(3, 1 / 3))[0]
+    assert plain._objective(theta, y, X)[0] == -(ll - 0.5 * float(p.beta @ p.beta))
+    A = p.transitions(np.zeros((1, X.shape[1])))[..., 0]
+    assert with_prior._objective(theta, y, X)[0] == pytest.approx(
+        plain._objective(theta, y, X)[0] - 2.5 * np.log(A).sum(), rel=1e-12)
+
+
+def test_transition_prior_keeps_every_transition_possible():
+    """On the shipped series through 2024 (one campaign, then lulls) the plain MLE puts a transition
+    probability on the bound of its logit (a new campaign is never foreseen from a lull); with the default
+    prior every transition probability is above 1e-4, there and on the whole shipped series."""
+    counts = real_series(end="2024-12-31")[0]
+    plain = RegimeHMM(transition_prior=0.0, random_state=0).fit(counts)
+    assert plain.transmat_.min() < 1e-6
+    for series in (counts, real_series()[0]):
+        model = RegimeHMM(random_state=0).fit(series)
+        assert model.transition_prior == 1.0 and model.transmat_.min() > 1e-4
+        assert model.loglik_ < RegimeHMM(transition_prior=0.0, random_state=0).fit(series).loglik_ + 1e-9
 
 
 # ---- (2) recovery ----------------------------------------------------------------------------------
@@ -271,7 +298,8 @@ def test_degenerate_series_fit_and_forecast(values):
     assert np.all(np.isfinite(fc.predicted_mean)) and 0 <= fc.prob_at_least(1, 7) <= 1
 
 
-@pytest.mark.parametrize("bad", [{"n_states": 1}, {"n_starts": 0}, {"tol": 0.0}, {"trigger_kinds": ["nope"]}])
+@pytest.mark.parametrize("bad", [{"n_states": 1}, {"n_starts": 0}, {"tol": 0.0}, {"trigger_kinds": ["nope"]},
+                                 {"transition_prior": -1.0}])
 def test_bad_parameters_name_the_key(bad):
     with pytest.raises(ForecastInputError, match=f"model.{next(iter(bad))}"):
         RegimeHMM(**bad).fit(series([0, 1, 2, 0]))
