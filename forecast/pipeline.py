@@ -281,7 +281,7 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
                                  f"{counts.index[0].date()}..{counts.index[-1].date()}", column="origin")
     train = counts.loc[:origin]
     with _timed(timings, "fit"):
-        model.fit(train, data.triggers)
+        model.fit(train, data.triggers, data.exposure)
         summary = model.summary()
     log.info("fit %s on %d days: loglik %.2f", cfg.model_name, len(train), summary.loglik)
     if summary.n_obs < 3 * summary.n_params:
@@ -358,7 +358,7 @@ def _backtest(cfg: DictConfig, model: Forecaster, data: Dataset, folder: Path, r
     origins = backtest_origins(data.counts.index, periods, bt_cfg.min_train_days)
     thresholds, horizons = list(cfg.risk.thresholds), list(bt_cfg.horizons)
     kwargs = dict(policy=RefitPolicy(bt_cfg.refit_every, bt_cfg.refit_on_surprise), n_paths=bt_cfg.n_paths,
-                  seed=cfg.seed)
+                  seed=cfg.seed, exposure=data.exposure)
     with _timed(timings, "backtest"):
         bt, info = run_backtest(model, data.counts, data.triggers, origins, horizons, thresholds, **kwargs)
     write_csv(folder / "backtest.csv", bt)

@@ -106,11 +106,11 @@ class BacktestInfo:
 def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | None,
                  origins: pd.DatetimeIndex, horizons: list[int], thresholds: list[int], *,
                  policy: RefitPolicy = RefitPolicy(), n_paths: int = 1000, seed: int = 0,
-                 progress: bool | None = None) -> tuple[pd.DataFrame, BacktestInfo]:
+                 exposure: pd.Series | None = None, progress: bool | None = None) -> tuple[pd.DataFrame, BacktestInfo]:
     """Fit on data up to each origin, forecast ``max(horizons)`` days, score the totals.
 
     Refits follow ``policy``; only data and triggers dated on or before an origin reach the model
-    fitted there, or decide whether it is refitted. Returns one row per origin x horizon (see
+    fitted there (``exposure`` too), or decide whether it is refitted. Returns one row per origin x horizon (see
     ``backtest.csv``: every score of ``scores_for(thresholds)``, interval hits, PIT, P(total >= k)) and a
     BacktestInfo. Bounded: one forecast per origin, ``n_paths`` paths each.
     """
@@ -140,7 +140,7 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
         scheduled = fc is None or since_fit >= policy.every
         try:
             if scheduled or (surprise is not None and surprise.alarm):
-                est.fit(train, triggers)
+                est.fit(train, triggers, exposure)
                 since_fit = 0
                 info.fits += 1
                 info.surprise_refits += int(not scheduled)
@@ -148,7 +148,7 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
                 if surprise is not None:
                     surprise.reset()
             else:
-                est.update(train, triggers)
+                est.update(train, triggers, exposure)
             since_fit += 1
             fc, last_t = est.forecast(hmax, n_paths=n_paths), t
         except ModelFitError as e:

@@ -381,14 +381,31 @@ class Forecaster(BaseEstimator, ABC):
                 raise ForecastInputError(problem, column=f"model.{name}")
         return self
 
-    def fit(self, counts: pd.Series, triggers: pd.DataFrame | None = None) -> "Forecaster":
+    def fit(self, counts: pd.Series, triggers: pd.DataFrame | None = None,
+            exposure: pd.Series | None = None) -> "Forecaster":
+        """Fit on daily ``counts``; ``triggers`` (date, kind) and ``exposure`` (the number of sites with US
+        forces present each day) up to the last day of ``counts`` are known to the model, nothing later."""
         self.check_params()
         counts = _check_counts(counts)
-        self.counts_ = counts.copy()
-        self.triggers_ = None if triggers is None else triggers[triggers["date"] <= counts.index[-1]].copy()
+        self._observe(counts, triggers, exposure)
         self.rng_ = np.random.default_rng(getattr(self, "random_state", None))
         self._fit(counts, self.triggers_)
         return self
+
+    def _observe(self, counts: pd.Series, triggers, exposure) -> None:
+        last = counts.index[-1]
+        self.counts_ = counts.copy()
+        self.triggers_ = None if triggers is None else triggers[triggers["date"] <= last].copy()
+        self.exposure_ = None if exposure is None else exposure.loc[:last].copy()
+
+    def exposure_on(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """Exposure on ``index``: as observed up to the last fitted day, then its last value carried forward
+        (no look-ahead). Raises ForecastInputError when the model was fitted without exposure."""
+        if getattr(self, "exposure_", None) is None or self.exposure_.empty:
+            raise ForecastInputError("this model uses exposure, but none was given", column="data.sites",
+                                     hint="set data.sites to a sites file (it is the shipped data/sites.csv by default)")
+        known = self.exposure_.reindex(index)
+        return known.ffill().fillna(float(self.exposure_.iloc[-1])).to_numpy(float)
 
     def forecast(self, horizon: int, future_triggers: pd.DataFrame | None = None,
                  n_paths: int | None = None) -> CountForecast:
@@ -406,12 +423,12 @@ class Forecaster(BaseEstimator, ABC):
                               name="date")
         return self._forecast(index, future_triggers, n_paths)
 
-    def update(self, counts: pd.Series, triggers: pd.DataFrame | None = None) -> "Forecaster":
+    def update(self, counts: pd.Series, triggers: pd.DataFrame | None = None,
+               exposure: pd.Series | None = None) -> "Forecaster":
         """Condition on a longer history with the fitted parameters kept (no refit)."""
         self._check_fitted()
         counts = _check_counts(counts)
-        self.counts_ = counts.copy()
-        self.triggers_ = None if triggers is None else triggers[triggers["date"] <= counts.index[-1]].copy()
+        self._observe(counts, triggers, exposure)
         self._update(counts, self.triggers_)
         return self
 

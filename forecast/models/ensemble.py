@@ -233,7 +233,7 @@ class Ensemble(Forecaster):
             if name in failed:
                 continue
             try:
-                fitted[name] = clone(templates[name]).fit(counts, triggers)
+                fitted[name] = clone(templates[name]).fit(counts, triggers, self.exposure_)
             except ModelFitError as e:
                 failed[name] = f"fit: {e}"
         for name, why in failed.items():
@@ -267,9 +267,9 @@ class Ensemble(Forecaster):
         for i, (t, y) in enumerate(zip(origins, observed)):
             upto = counts.iloc[: t + 1]
             if i == 0:
-                est.fit(upto, triggers)
+                est.fit(upto, triggers, self.exposure_)
             else:
-                est.update(upto, triggers)
+                est.update(upto, triggers, self.exposure_)
             out.append(log_score(est.forecast(h).total_pmf(h), y))
         return np.array(out)
 
@@ -277,7 +277,7 @@ class Ensemble(Forecaster):
         dropped = []
         for name, est in list(self.members_.items()):
             try:
-                est.update(counts, triggers)
+                est.update(counts, triggers, self.exposure_)
             except ModelFitError as e:
                 dropped.append(name)
                 self.notes_ = [*self.notes_, f"{name} dropped (update: {e})"]

@@ -133,7 +133,8 @@ class PoissonGLM(Forecaster):
 
     x_t holds an intercept, log(1 + y_{t-j}) for j = 1..``n_lags``, log(1 + trailing
     ``rolling_days``-day mean), log(1 + attack-free days before t), trigger features
-    (``effect_<kind>``) and optional day-of-week dummies. ``effect_prior_sd`` puts a N(0, sd^2) prior
+    (``effect_<kind>``), optional day-of-week dummies and, with ``exposure_covariate``, log(1 + number of
+    sites with US forces present) (carried forward from the last fitted day into the forecast). ``effect_prior_sd`` puts a N(0, sd^2) prior
     on the trigger effects (penalised likelihood, as in :class:`Hawkes`; ``None`` = plain MLE) so a
     trigger kind seen a few times cannot send the forecast to extremes. Forecasts simulate ``n_paths`` paths when
     lagged counts feed back; otherwise days are independent and the distribution is exact.
@@ -154,8 +155,8 @@ class PoissonGLM(Forecaster):
     def __init__(self, n_lags: int = 1, rolling_days: int = 7, days_since_last: bool = True,
                  day_of_week: bool = False, trigger_kinds: list[str] | None = None,
                  trigger_encoding: str = "decay", trigger_half_life: float = 7.0, trigger_lag: int = 1,
-                 effect_prior_sd: float | None = 1.0, forget_half_life: float | None = 28.0, n_paths: int = 2000,
-                 random_state: int | None = None):
+                 effect_prior_sd: float | None = 1.0, forget_half_life: float | None = 28.0,
+                 exposure_covariate: bool = False, n_paths: int = 2000, random_state: int | None = None):
         self.n_lags = n_lags
         self.rolling_days = rolling_days
         self.days_since_last = days_since_last
@@ -166,6 +167,7 @@ class PoissonGLM(Forecaster):
         self.trigger_lag = trigger_lag
         self.effect_prior_sd = effect_prior_sd
         self.forget_half_life = forget_half_life
+        self.exposure_covariate = exposure_covariate
         self.n_paths = n_paths
         self.random_state = random_state
 
@@ -176,7 +178,10 @@ class PoissonGLM(Forecaster):
     def _exog(self, index, triggers) -> pd.DataFrame:
         trig = self._triggers()(index, triggers)
         cal, names = calendar_design(index, self.day_of_week)
-        return pd.concat([trig, pd.DataFrame(cal, index=index, columns=names)], axis=1)
+        exog = pd.concat([trig, pd.DataFrame(cal, index=index, columns=names)], axis=1)
+        if self.exposure_covariate:  # log(1 + sites with US forces present): fewer targets, fewer attacks
+            exog["log_exposure"] = np.log1p(self.exposure_on(index))
+        return exog
 
     @property
     def _feedback(self) -> bool:

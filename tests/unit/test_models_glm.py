@@ -302,3 +302,20 @@ def test_forgetting_tends_to_the_unweighted_fit_as_the_half_life_grows(cls, synt
 def test_bad_forget_half_life_names_the_key(bad, synthetic_counts):
     with pytest.raises(ForecastInputError, match="model.forget_half_life"):
         NegBinGLM(forget_half_life=bad).fit(synthetic_counts)
+
+
+def test_exposure_covariate_is_known_only_up_to_the_fit_and_carried_forward(synthetic_counts):
+    """log(1 + exposure) enters as a regressor; the forecast days carry the last fitted day's exposure
+    forward (a later drawdown cannot leak in), and a fit without exposure is a clear error."""
+    index = synthetic_counts.index
+    exposure = pd.Series(np.where(np.arange(len(index)) < 120, 10, 3), index=index, dtype=float)
+    counts = synthetic_counts.iloc[:150]
+    model = PoissonGLM(exposure_covariate=True, random_state=0).fit(counts, None, exposure)
+    assert "log_exposure" in model.columns_
+    later = exposure.copy()
+    later.iloc[150:] = 0.0  # a future drawdown the model must not see
+    again = PoissonGLM(exposure_covariate=True, random_state=0).fit(counts, None, later)
+    np.testing.assert_array_equal(model.forecast(7).total_pmf(7), again.forecast(7).total_pmf(7))
+    np.testing.assert_array_equal(model.exposure_on(pd.date_range(index[149], periods=3, freq="D")), [3.0] * 3)
+    with pytest.raises(ForecastInputError, match="data.sites"):
+        PoissonGLM(exposure_covariate=True).fit(counts)
