@@ -258,8 +258,7 @@ class Ensemble(Forecaster):
         self.weighting_used_ = weighting
         self.notes_ = notes
 
-    @staticmethod
-    def _past_scores(est: Forecaster, counts: pd.Series, triggers, origins: list[int], observed: list[int],
+    def _past_scores(self, est: Forecaster, counts: pd.Series, triggers, origins: list[int], observed: list[int],
                      h: int) -> np.ndarray:
         """Log scores of ``est``'s h-day totals from each past origin: fitted once at the first origin, then
         conditioned on the days up to each later origin with its parameters kept."""
