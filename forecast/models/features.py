@@ -83,3 +83,20 @@ class TriggerDesign:
 
     def __call__(self, index: pd.DatetimeIndex, triggers: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame(self.matrix(index, triggers), index=index, columns=self.names)
+
+
+class TriggerFeatures:
+    """Mixin of the models with trigger features (GLMs, Hawkes, regime, ARIMA): the design their four
+    trigger parameters define (validated by ``TRIGGER_PARAM_RULES``)."""
+
+    uses_triggers = True
+
+    def trigger_design(self) -> TriggerDesign:
+        return TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life, self.trigger_lag)
+
+
+def informative(X: np.ndarray, keep=None) -> np.ndarray:
+    """Columns of ``X`` that vary over the training window, or are in ``keep`` (e.g. the intercept): a
+    trigger kind not yet seen is constant there and carries no information, so its effect is not estimated."""
+    varying = X.std(axis=0) > 1e-12
+    return varying if keep is None else varying | np.asarray(keep, bool)

@@ -24,9 +24,16 @@ from statsmodels.stats.diagnostic import acorr_ljungbox
 from forecast.distributions import negbin_pmfs, poisson_pmfs
 from forecast.errors import ModelFitError
 from forecast.models.base import FitSummary, Forecaster, IndependentCountForecast, MixtureCountForecast, Param
-from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign, calendar_design, history_design, history_features, \
-    history_names
-
+from forecast.models.features import (
+    TRIGGER_PARAM_RULES,
+    TriggerFeatures,
+    calendar_design,
+    history_design,
+    history_features,
+    history_names,
+    informative,
+)
+from forecast.models.newton import wald_stderr
 
 FORGET_RULE = Param(0, 3650, low_open=True, none_ok=True)  # forget_half_life of the GLMs and Hawkes
 
@@ -119,16 +126,11 @@ def penalised_mle(model, start: np.ndarray, penalty: np.ndarray, bounds) -> Pena
         if np.any(candidate <= lower) or not objective(candidate)[0] <= objective(x)[0] + 1e-12:
             break
         x = candidate
-    info = -np.asarray(model.hessian(x)) + np.diag(penalty)
-    try:
-        cov = np.linalg.inv(info)
-        bse = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
-    except np.linalg.LinAlgError:
-        bse = np.full(len(res.x), np.nan)
+    bse = wald_stderr(-np.asarray(model.hessian(x)) + np.diag(penalty))
     return PenalisedFit(x, bse, float(model.loglike(x)), np.asarray(model.predict(x)), bool(res.success))
 
 
-class PoissonGLM(Forecaster):
+class PoissonGLM(TriggerFeatures, Forecaster):
     """Poisson regression: y_t ~ Poisson(exp(x_t' beta)).
 
     x_t holds an intercept, log(1 + y_{t-j}) for j = 1..``n_lags``, log(1 + trailing
@@ -147,7 +149,6 @@ class PoissonGLM(Forecaster):
     Default 28: best mean log score of None/14/28/56 on the 2023-24 campaign backtest without a failed origin.
     """
 
-    uses_triggers = True
     param_rules = {**Forecaster.param_rules, **TRIGGER_PARAM_RULES, "n_lags": Param(0, 60, integer=True),
                    "rolling_days": Param(0, 365, integer=True), "forget_half_life": FORGET_RULE}
     family = "poisson"
@@ -172,11 +173,8 @@ class PoissonGLM(Forecaster):
         self.random_state = random_state
 
     # ---- design ----------------------------------------------------------------------
-    def _triggers(self):
-        return TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life, self.trigger_lag)
-
     def _exog(self, index, triggers) -> pd.DataFrame:
-        trig = self._triggers()(index, triggers)
+        trig = self.trigger_design()(index, triggers)
         cal, names = calendar_design(index, self.day_of_week)
         exog = pd.concat([trig, pd.DataFrame(cal, index=index, columns=names)], axis=1)
         if self.exposure_covariate:  # log(1 + sites with US forces present): fewer targets, fewer attacks
@@ -197,7 +195,7 @@ class PoissonGLM(Forecaster):
                        exog], axis=1)
         # columns that never vary in the training window (e.g. a trigger kind that has not yet
         # occurred) carry no information: drop them and report their effect as not estimated
-        varying = (X.std(axis=0) > 1e-12) | (X.columns == "intercept")
+        varying = pd.Series(informative(X.to_numpy(), X.columns == "intercept"), index=X.columns)
         self.dropped_ = [c for c in X.columns if not varying[c]]
         self.columns_ = [c for c in X.columns if varying[c]]
         if y.sum() == 0:

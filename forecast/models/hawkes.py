@@ -27,9 +27,9 @@ from scipy.special import gammaln
 
 from forecast.errors import ModelFitError
 from forecast.models.base import FitSummary, Forecaster, MixtureCountForecast, Param
-from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign
+from forecast.models.features import TRIGGER_PARAM_RULES, TriggerFeatures, informative
 from forecast.models.glm import FORGET_RULE, forgetting_weights
-from forecast.models.newton import newton_maximise
+from forecast.models.newton import newton_maximise, wald_stderr
 
 log = logging.getLogger(__name__)
 
@@ -157,15 +157,7 @@ def standard_errors(theta: np.ndarray, y: np.ndarray, X: np.ndarray, prior_sd: f
     on_bound = np.zeros(len(theta), bool)
     on_bound[-2] = theta[-2] <= 1e-8 or theta[-2] >= ALPHA_MAX - 1e-8
     on_bound[-1] = theta[-1] <= BETA_BOUNDS[0] + 1e-8 or theta[-1] >= BETA_BOUNDS[1] - 1e-8
-    free = ~on_bound
-    se = np.full(len(theta), np.nan)
-    info = observed_information(theta, y, X, prior_sd, weights)[np.ix_(free, free)]
-    try:
-        cov = np.linalg.inv(info)
-        se[free] = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
-    except np.linalg.LinAlgError:
-        pass
-    return se
+    return wald_stderr(observed_information(theta, y, X, prior_sd, weights), ~on_bound)
 
 
 def simulate(theta: np.ndarray, X: np.ndarray, R0: float, y_last: float, n_paths: int,
@@ -190,7 +182,7 @@ def simulate(theta: np.ndarray, X: np.ndarray, R0: float, y_last: float, n_paths
     return (paths, lam) if intensities else paths
 
 
-class Hawkes(Forecaster):
+class Hawkes(TriggerFeatures, Forecaster):
     """Discrete-time self-exciting count model (exponential kernel); see the module docstring.
 
     Fitted by exact maximum likelihood (Newton's method with the analytic Hessian); standard errors
@@ -209,7 +201,6 @@ class Hawkes(Forecaster):
     Default 28: best mean log score (horizons 1, 7, 14) of None/14/28/56 days in the 2023-24 campaign backtest.
     """
 
-    uses_triggers = True
     param_rules = {**Forecaster.param_rules, **TRIGGER_PARAM_RULES,
                    "background_segments": Param(1, 100, integer=True), "forget_half_life": FORGET_RULE}
 
@@ -229,7 +220,7 @@ class Hawkes(Forecaster):
 
     def _design(self, index, triggers) -> tuple[np.ndarray, list[str]]:
         """Columns of mu_t's regression: the intercept ``log_baseline`` and ``effect_<kind>``."""
-        trig = TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life, self.trigger_lag)
+        trig = self.trigger_design()
         return np.column_stack([np.ones(len(index)), trig.matrix(index, triggers)]), ["log_baseline", *trig.names]
 
     def _fit(self, counts, triggers):
@@ -237,8 +228,7 @@ class Hawkes(Forecaster):
         if y.sum() == 0:
             raise ModelFitError("hawkes: no attacks in the training window; nothing to fit")
         X, names = self._design(counts.index, triggers)
-        varying = X.std(axis=0) > 1e-12
-        varying[0] = True
+        varying = informative(X, np.arange(X.shape[1]) == 0)  # the intercept is always estimated
         columns = [c for c, v in zip(names, varying) if v]
         self.columns_ = columns
         self.dropped_ = [c for c, v in zip(names, varying) if not v]

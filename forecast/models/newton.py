@@ -1,4 +1,5 @@
-"""Damped Newton ascent inside a box, shared by the likelihood fits (L-BFGS-B is their fallback)."""
+"""Shared by the likelihood fits: damped Newton ascent inside a box (L-BFGS-B is their fallback) and Wald
+standard errors from an observed information matrix."""
 from __future__ import annotations
 
 import numpy as np
@@ -55,3 +56,26 @@ def newton_maximise(terms, z: np.ndarray, lower: np.ndarray, upper: np.ndarray, 
             return z, False, n_eval
         z, f, g, H = trial, f_trial, g_trial, H_trial
     return z, False, n_eval
+
+
+def inverse_information(info: np.ndarray) -> np.ndarray | None:
+    """The asymptotic covariance of maximum-likelihood estimates: the inverse of the observed information
+    -d2 l; None when it is singular or not finite."""
+    try:
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return None
+    return cov if np.all(np.isfinite(cov)) else None
+
+
+def wald_stderr(info: np.ndarray, free: np.ndarray | None = None) -> np.ndarray:
+    """Wald standard errors sqrt(diag(I^-1)) of the ``free`` parameters (all by default) from the observed
+    information ``info`` of all of them; NaN for parameters held at a bound and where a variance is not
+    positive."""
+    free = np.ones(len(info), bool) if free is None else np.asarray(free, bool)
+    se = np.full(len(info), np.nan)
+    cov = inverse_information(info[np.ix_(free, free)]) if free.any() else None
+    if cov is not None:
+        d = np.diag(cov)
+        se[free] = np.sqrt(np.where(d > 0, d, np.nan))
+    return se

@@ -34,7 +34,8 @@ from scipy.special import digamma, expit, gammaln, log_expit
 
 from forecast.errors import ModelFitError
 from forecast.models.base import CountForecast, FitSummary, Forecaster, Param
-from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign
+from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign, TriggerFeatures, informative
+from forecast.models.newton import inverse_information
 
 TAIL = 1e-10  # upper-tail mass dropped when a pmf support is truncated
 MAX_SUPPORT = 100_000  # hard cap on the length of any pmf support
@@ -259,7 +260,7 @@ def _pad_rows(rows: list[np.ndarray]) -> np.ndarray:
 
 
 # ---- estimator ---------------------------------------------------------------------------------------
-class RegimeHMM(Forecaster):
+class RegimeHMM(TriggerFeatures, Forecaster):
     """Hidden Markov (Markov-switching) NB2 count model with K regimes ordered by mean.
 
     y_t | s_t = k ~ NB2(mu_k, alpha) (``means_``, ``alpha_``, one dispersion shared by the states);
@@ -318,9 +319,7 @@ class RegimeHMM(Forecaster):
 
     # ---- design --------------------------------------------------------------------------------------
     def _design(self) -> TriggerDesign | None:
-        if not self.trigger_kinds:
-            return None
-        return TriggerDesign(self.trigger_kinds, self.trigger_encoding, self.trigger_half_life, self.trigger_lag)
+        return self.trigger_design() if self.trigger_kinds else None
 
     def _features(self, index: pd.DatetimeIndex, triggers: pd.DataFrame | None) -> np.ndarray:
         """Trigger features of the kept kinds, ``len(index) x P``."""
@@ -382,7 +381,7 @@ class RegimeHMM(Forecaster):
         design = self._design()
         names = [] if design is None else design.names
         full = np.zeros((len(y), 0)) if design is None else design.matrix(counts.index, triggers)
-        varying = full[1:].std(axis=0) > 1e-12 if len(y) > 1 else np.zeros(full.shape[1], bool)
+        varying = informative(full[1:]) if len(y) > 1 else np.zeros(full.shape[1], bool)
         self._kept = np.flatnonzero(varying)
         self.dropped_ = [n for n, v in zip(names, varying) if not v]
         X = full[:, self._kept]
@@ -465,11 +464,8 @@ class RegimeHMM(Forecaster):
             J[:, i] = (self._natural(theta + e) - self._natural(theta - e)) / (2 * eps[i])
         H = 0.5 * (H + H.T)[np.ix_(free, free)]
         out = np.full(J.shape[0], np.nan)
-        try:
-            cov = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            return out
-        if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
+        cov = inverse_information(H)
+        if cov is None or np.any(np.diag(cov) <= 0):
             return out
         var = np.einsum("ij,jk,ik->i", J[:, free], cov, J[:, free])
         ok = (np.abs(J[:, ~free]).sum(axis=1) < 1e-8) & (var > 0)  # not moved by a parameter held at a bound
