@@ -151,16 +151,14 @@ def run_backtest(model: Forecaster, counts: pd.Series, triggers: pd.DataFrame | 
                 est.update(train, triggers, exposure)
             since_fit += 1
             fc, last_t = est.forecast(hmax, n_paths=n_paths), t
+            totals = {h: fc.total(h) for h in horizons if t + h < len(y)}  # an explosive forecast fails here
         except ModelFitError as e:
             info.failed_origins += 1
             info.first_failure = info.first_failure or str(e)
             fc = None
             continue
-        for h in horizons:
-            if t + h >= len(y):
-                continue
+        for h, total in totals.items():
             observed = int(y[t + 1: t + h + 1].sum())
-            total = fc.total(h)
             lo50, hi50 = total.interval(0.5)
             lo90, hi90 = total.interval(0.9)
             row = {"origin": origin.strftime("%Y-%m-%d"), "horizon": h, "observed_total": observed,

@@ -294,6 +294,7 @@ class Ensemble(Forecaster):
         for name, est in self.members_.items():
             try:
                 fc = est.forecast(len(index), future_triggers=future_triggers, n_paths=n_paths)
+                fc.total_pmf(len(index))  # an explosive member fails here, not later inside the pool
             except ModelFitError as e:
                 errors.append(f"{name}: {e}")
                 log.warning("ensemble: member %s left out of the forecast from %s (%s)", name, index[0].date(), e)

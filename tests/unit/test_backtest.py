@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
-from forecast.errors import ForecastInputError
+from forecast.errors import ForecastInputError, ModelFitError
 from forecast.evaluate.backtest import RefitPolicy, SurpriseCusum, backtest_origins, run_backtest, skill, \
     summarise_scores
 from forecast.models import Arima, Hawkes, NaivePoisson, PoissonGLM
@@ -328,3 +328,24 @@ def test_backtest_origins_errors():
         backtest_origins(index, [{"name": "x", "start": "2024-01-02", "end": "2024-01-04"}], 10)
     with pytest.raises(ForecastInputError, match="no backtest origin"):
         backtest_origins(index, [{"name": "x", "start": "2024-01-30", "end": "2024-03-01"}], 5)
+
+
+class ExplosiveAtSomeOrigins(NaivePoisson):
+    """A forecast that only fails when its total pmf is computed (as a too-heavy-tailed one does)."""
+
+    def _forecast(self, index, future_triggers, n_paths):
+        fc = super()._forecast(index, future_triggers, n_paths)
+        if index[0].day % 3 == 0:
+            def explode(window):
+                raise ModelFitError("a predictive distribution needs more than 1,000,000 counts of support")
+            fc.total_pmf = explode
+        return fc
+
+
+def test_a_forecast_that_fails_when_scored_is_a_failed_origin_not_a_crash(synthetic_counts):
+    origins = synthetic_counts.index[60:90]
+    bt, info = run_backtest(ExplosiveAtSomeOrigins(), synthetic_counts, None, origins, [1, 7], [1],
+                            policy=RefitPolicy(1), progress=False)
+    failing = [o for o in origins if (o + pd.Timedelta(days=1)).day % 3 == 0]
+    assert info.failed_origins == len(failing) > 0
+    assert set(pd.to_datetime(bt["origin"])) == set(origins) - set(failing)

@@ -8,8 +8,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecast.evaluate.calibration import (calibration_summary, coverage, design_effect, jeffreys_interval,
-                                           pit_histogram, pit_shape, pit_uniformity_test, reliability)
+from forecast.evaluate.calibration import (
+    calibration_summary,
+    coverage,
+    design_effect,
+    jeffreys_interval,
+    pit_histogram,
+    pit_shape,
+    pit_uniformity_test,
+    reliability,
+)
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
