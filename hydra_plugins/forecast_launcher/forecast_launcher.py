@@ -70,8 +70,8 @@ class ForecastLauncher(Launcher):
                 cfg.hydra.job.id = cfg.hydra.job.num = idx
             HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} in the job's folder name
             folder = sweep_dir / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
-            command = [sys.executable, "-m", "forecast", *filter_overrides(overrides), f"hydra.run.dir={folder}",
-                       "hydra.output_subdir=.hydra"]
+            command = [sys.executable, "-m", "forecast", *filter_overrides(overrides),
+                       f"hydra.run.dir={_quoted(str(folder))}", "hydra.output_subdir=.hydra"]
             jobs.append(_Job(idx, list(overrides), folder, command))
         return jobs
 
@@ -109,6 +109,11 @@ class ForecastLauncher(Launcher):
                 _finish(job)
             raise
         return [returns[j.idx] for j in jobs]
+
+
+def _quoted(value: str) -> str:
+    """A Hydra override value that is read back as exactly ``value`` (quoted, quotes and backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _stop(jobs: list[_Job], grace_s: float) -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from forecast.cli import compare_main
-from forecast.compare import compare, leaderboard, load_runs, paired_tests, period_scores
+from forecast.compare import compare, leaderboard, load_runs, paired_tests
 from forecast.errors import ForecastInputError
 from forecast.records import escape_formulas
 
@@ -246,9 +246,12 @@ def test_formula_cells_are_escaped_and_numbers_untouched(tmp_path, prefix):
     result = compare([tmp_path], out_dir=tmp_path / "cmp", report=False)
     board = result.leaderboard_path.read_bytes().decode()
     quoted = payload.replace('"', '""')  # CSV doubles the quotes inside a quoted field
-    assert board.count(quoted) == board.count("'" + quoted) == 3  # label, model, error
-    assert ",run_evil,ok,,1," in board  # the best run's row ...
-    assert ",-0.25,-0.5,1," in board  # ... with its negative numbers as numbers, rank 1
+    # label, model and best_model of its own row, best_model of negbin's row, error of the failed run
+    assert board.count(quoted) == board.count("'" + quoted) == 5
+    assert ",run_evil,ok,,1,1,True," in board  # the best run's row: horizon 1, rank 1, best
+    parsed = pd.read_csv(result.leaderboard_path).set_index("run_id")
+    assert parsed.loc["run_evil", "rps_skill_vs_reference"] == -0.25  # negative numbers stay numbers
+    assert parsed.loc["run_negbin", "log_score_diff_vs_best"] == 1.0
     assert result.leaderboard.loc[0, "model"] == payload  # only the file is escaped
     significance = (tmp_path / "cmp" / "significance.csv").read_bytes().decode()
     assert significance.count(quoted) == significance.count("'" + quoted) == 1
@@ -274,4 +277,5 @@ def test_comparison_pdf_is_built(tmp_path):
     result = compare([tmp_path / "runs"], out_dir=tmp_path / "cmp", reports_dir=tmp_path / "reports")
     assert result.report_path.parent == tmp_path / "reports"
     text = "".join(p.extract_text() for p in PdfReader(result.report_path).pages)
-    assert "Leaderboard: 1-day totals" in text and "Paired significance" in text and "interrupted" in text
+    assert "Leaderboard" in text and "1-day totals" in text and "Paired significance" in text
+    assert "interrupted" in text
