@@ -11,6 +11,8 @@ import pytest
 from forecast.config import model_names
 from forecast.data.events import PROJECT_COLUMNS
 
+pytestmark = pytest.mark.slow  # subprocesses
+
 
 def run_forecast(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
