@@ -20,10 +20,16 @@ PERIOD_2024 = [{"name": "2024", "start": "2024-01-01", "end": "2024-12-31"}]
 
 
 def load_shipped():
-    """The shipped series: (events, daily counts 2023-10-17..2024-12-31, triggers)."""
+    """The shipped default series (militia or unknown attackers, military sites, duplicates merged) over
+    2023-10-17..2024-12-31, the window the earlier figures were measured on: (events, counts, triggers)."""
     import forecast
+    from forecast.config import DataConfig
+    from forecast.data import filter_events
 
-    events = forecast.load_events(EVENTS)
+    d = DataConfig()
+    events = filter_events(forecast.load_events(EVENTS), attacker=d.attacker, target_type=d.target_type,
+                           duplicates=d.duplicates)
+    events = events[events["date"] <= END]
     counts = forecast.daily_counts(events, START, END)
     triggers = forecast.load_triggers(TRIGGERS)
     return events, counts, triggers

@@ -35,9 +35,9 @@ from collections import defaultdict  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
 from _common import PERIOD_2024, header, load_shipped, table, verdict  # noqa: E402
-from forecast.evaluate import backtest_origins, run_backtest  # noqa: E402
+
+from forecast.evaluate import RefitPolicy, backtest_origins, run_backtest  # noqa: E402
 from forecast.models import Arima, Climatology, Hawkes, NaivePoisson, NegBinGLM, PoissonGLM  # noqa: E402
 from forecast.models import hawkes as hk  # noqa: E402
 
@@ -93,7 +93,7 @@ def instrument_hawkes() -> None:
 
 
 def run_one(cls, refit_every: int, counts, triggers, origins, refit_on_surprise: bool = False) -> dict:
-    kw = {"refit_every": refit_every, "refit_on_surprise": refit_on_surprise, "n_paths": N_PATHS, "seed": 0,
+    kw = {"policy": RefitPolicy(refit_every, refit_on_surprise), "n_paths": N_PATHS, "seed": 0,
           "progress": False}
     seeded = {"random_state": 0} if "random_state" in cls().get_params() else {}  # same paths every run
     # warm-up on two origins (lazy imports, first-call caches) so the figure is the steady-state cost

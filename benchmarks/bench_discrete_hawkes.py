@@ -19,8 +19,8 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 
 import statsmodels.api as sm  # noqa: E402
-
 from _common import counting_calls, header, interleaved, load_shipped, median, repeat, table, verdict  # noqa: E402
+
 from forecast.models import Hawkes  # noqa: E402
 from forecast.models import hawkes as hk  # noqa: E402
 from forecast.models.base import _check_counts  # noqa: E402

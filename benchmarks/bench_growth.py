@@ -37,11 +37,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _common import EVENTS, counting_calls, header, load_shipped, repeat, table, verdict  # noqa: E402
 
 import forecast  # noqa: E402
-from _common import EVENTS, counting_calls, header, load_shipped, repeat, table, verdict  # noqa: E402
 from forecast.data.events import PROJECT_COLUMNS  # noqa: E402
-from forecast.evaluate import run_backtest  # noqa: E402
+from forecast.evaluate import RefitPolicy, run_backtest  # noqa: E402
 from forecast.models import Hawkes, PoissonGLM  # noqa: E402
 from forecast.models import hawkes as hk  # noqa: E402
 
@@ -142,7 +142,7 @@ def main() -> None:
             origins = c_k.index[-N_ORIGINS - 1:-1]
 
             def backtest():
-                run_backtest(cls(), c_k, tr_k, origins, HORIZONS, THRESHOLDS, refit_every=REFIT_EVERY,
+                run_backtest(cls(), c_k, tr_k, origins, HORIZONS, THRESHOLDS, policy=RefitPolicy(REFIT_EVERY),
                              n_paths=N_PATHS, seed=0, progress=False)
 
             bt_t[k] = min(repeat(backtest, max(REPEATS.get(k, 3) - 2, 1), warmup=1 if k < 100 else 0))
@@ -180,7 +180,8 @@ def main() -> None:
     steep = [r for r in results if r.get("step", 0) > LINEAR_SLACK]
     print(f"overall: {verdict(not fails)} ({len(fails)} of {sum('verdict' in r for r in results)} growth checks fail)")
     for r in steep:
-        print(f"note: {r['quantity']} grows {r['step']:.2f}x faster than linear from the previous scale to {r['scale']}")
+        print(f"note: {r['quantity']} grows {r['step']:.2f}x faster than linear from the previous scale "
+              f"to {r['scale']}")
 
 
 if __name__ == "__main__":

@@ -289,7 +289,8 @@ def build_model(name: str, *, seed: int | None = None, n_paths: int | None = Non
     if name not in model_names():
         from forecast.errors import ForecastInputError
 
-        raise ForecastInputError(f"unknown model '{name}'", column="model", hint=f"use one of {', '.join(model_names())}")
+        raise ForecastInputError(f"unknown model '{name}'", column="model",
+                                 hint=f"use one of {', '.join(model_names())}")
     node = OmegaConf.merge(OmegaConf.structured(model_schema(model_target(name))),
                            OmegaConf.load(model_dir() / f"{name}.yaml"), params)
     root = OmegaConf.create({"seed": seed, "n_paths": n_paths or 2000, "model": node})

@@ -168,7 +168,7 @@ class Ensemble(Forecaster):
         self.random_state = random_state
 
     # ---- parameters ----------------------------------------------------------------------------------
-    def check_params(self) -> "Ensemble":
+    def check_params(self) -> Ensemble:
         super().check_params()
         if self.weight_floor * len(self.members) > 1:
             raise ForecastInputError(f"must be <= 1/{len(self.members)} (one over the number of members), "

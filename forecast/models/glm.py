@@ -136,7 +136,8 @@ class PoissonGLM(TriggerFeatures, Forecaster):
     x_t holds an intercept, log(1 + y_{t-j}) for j = 1..``n_lags``, log(1 + trailing
     ``rolling_days``-day mean), log(1 + attack-free days before t), trigger features
     (``effect_<kind>``), optional day-of-week dummies and, with ``exposure_covariate``, log(1 + number of
-    sites with US forces present) (carried forward from the last fitted day into the forecast). ``effect_prior_sd`` puts a N(0, sd^2) prior
+    sites with US forces present) (carried forward from the last fitted day into the forecast).
+    ``effect_prior_sd`` puts a N(0, sd^2) prior
     on the trigger effects (penalised likelihood, as in :class:`Hawkes`; ``None`` = plain MLE) so a
     trigger kind seen a few times cannot send the forecast to extremes. Forecasts simulate ``n_paths`` paths when
     lagged counts feed back; otherwise days are independent and the distribution is exact.

@@ -147,7 +147,8 @@ def _finish(job: _Job) -> JobReturn:
         if record.get("status") == "running":
             interrupted = code in (-signal.SIGTERM, -signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGINT)
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-            record.update(status="interrupted" if interrupted else "failed", error=f"job process {how}" + (f": {message}" if message else ""))
+            error = f"job process {how}" + (f": {message}" if message else "")
+            record.update(status="interrupted" if interrupted else "failed", error=error)
             write_json(metrics, record)
     if code != 0:
         log.error("job #%d (%s) ended with exit status %d: %s", job.idx, " ".join(job.overrides), code,

@@ -23,8 +23,8 @@ def test_serial_and_parallel_sweeps_agree_and_compare(tmp_path):
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     a = run_cli([*SWEEP, f"paths.experiments_dir={serial}", f"paths.reports_dir={tmp_path}/r"])
     assert a.returncode == 0, a.stderr
-    b = run_cli([*SWEEP, "hydra/launcher=forecast_parallel", "hydra.launcher.n_jobs=2", f"paths.experiments_dir={parallel}",
-                 f"paths.reports_dir={tmp_path}/r"])
+    b = run_cli([*SWEEP, "hydra/launcher=forecast_parallel", "hydra.launcher.n_jobs=2",
+                 f"paths.experiments_dir={parallel}", f"paths.reports_dir={tmp_path}/r"])
     assert b.returncode == 0, b.stderr
     ja, jb = _jobs(serial), _jobs(parallel)
     assert set(ja) == set(jb) == {"climatology", "hawkes", "negbin"}

@@ -10,11 +10,17 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
-from forecast.errors import ForecastInputError, ModelFitError
-from forecast.evaluate.backtest import RefitPolicy, SurpriseCusum, backtest_origins, run_backtest, skill, \
-    summarise_scores
-from forecast.models import Arima, Hawkes, NaivePoisson, PoissonGLM
 from forecast.distributions import poisson_pmfs
+from forecast.errors import ForecastInputError, ModelFitError
+from forecast.evaluate.backtest import (
+    RefitPolicy,
+    SurpriseCusum,
+    backtest_origins,
+    run_backtest,
+    skill,
+    summarise_scores,
+)
+from forecast.models import Arima, Hawkes, NaivePoisson, PoissonGLM
 from forecast.models.base import IndependentCountForecast
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
@@ -94,8 +100,8 @@ def test_rows_are_scored_totals_of_the_days_after_the_origin(synthetic_counts):
     """NaivePoisson is exact: the total over h days is Poisson(h * rate), rate the trailing 7-day mean."""
     counts = synthetic_counts
     origins = counts.index[100:110].append(counts.index[-3:])  # the last origins lack long horizons
-    bt, info = run_backtest(NaivePoisson(window_days=7), counts, None, origins, HORIZONS, THRESHOLDS, policy=RefitPolicy(3),
-                            seed=0, progress=False)
+    bt, info = run_backtest(NaivePoisson(window_days=7), counts, None, origins, HORIZONS, THRESHOLDS,
+                            policy=RefitPolicy(3), seed=0, progress=False)
     for col in ["origin", "horizon", "observed_total", "mean", "q05", "q50", "q95", "p_zero", "log_score", "rps",
                 "p_ge1", "p_ge3", "brier_ge1", "brier_ge3", "abs_error", "in50", "in90", "pit"]:
         assert col in bt.columns
@@ -162,7 +168,8 @@ def test_a_refit_equals_a_fresh_fit_on_the_same_data(model, synthetic_counts, sy
 
 def test_refit_every_must_be_positive(synthetic_counts):
     with pytest.raises(ForecastInputError, match="refit_every"):
-        run_backtest(NaivePoisson(), synthetic_counts, None, synthetic_counts.index[50:60], [1], [1], policy=RefitPolicy(0))
+        run_backtest(NaivePoisson(), synthetic_counts, None, synthetic_counts.index[50:60], [1], [1],
+                     policy=RefitPolicy(0))
 
 
 def test_between_refits_parameters_are_kept_and_the_state_moves(synthetic_counts):
@@ -270,8 +277,8 @@ def test_failed_origins_are_counted_and_skipped(synthetic_counts):
     counts.iloc[:first_attack] = 0
     counts.iloc[first_attack] = 2
     origins = counts.index[30:50]
-    bt, info = run_backtest(Hawkes(n_paths=200, random_state=0), counts, None, origins, [1], [1], policy=RefitPolicy(100),
-                            progress=False)
+    bt, info = run_backtest(Hawkes(n_paths=200, random_state=0), counts, None, origins, [1], [1],
+                            policy=RefitPolicy(100), progress=False)
     assert info.failed_origins == first_attack - 30
     assert set(bt["origin"]) == {d.strftime("%Y-%m-%d") for d in counts.index[first_attack:50]}
     assert info.fits == 1  # successful fits only; each failed origin is retried at the next one

@@ -13,8 +13,16 @@ import pytest
 
 from forecast import daily_counts, load_events, load_triggers
 from forecast.data import load_official_counts
-from forecast.data.events import (ANNOTATION_COLUMNS, ATTACKERS, CONFIRMATIONS, DATE_PRECISIONS, PROJECT_COLUMNS,
-                                  TARGET_TYPES, TRIGGER_KINDS, WEAPONS)
+from forecast.data.events import (
+    ANNOTATION_COLUMNS,
+    ATTACKERS,
+    CONFIRMATIONS,
+    DATE_PRECISIONS,
+    PROJECT_COLUMNS,
+    TARGET_TYPES,
+    TRIGGER_KINDS,
+    WEAPONS,
+)
 from forecast.errors import ForecastInputError
 
 HEADER = ",".join(PROJECT_COLUMNS)

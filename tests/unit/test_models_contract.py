@@ -9,7 +9,6 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from forecast.models import FitSummary
-
 from forecast.models.hawkes import Hawkes
 from tests.conftest import registered_models
 

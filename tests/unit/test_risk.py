@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecast.distributions import central_interval
+from forecast.distributions import central_interval, poisson_pmfs
 from forecast.models import Hawkes
-from forecast.distributions import poisson_pmfs
 from forecast.models.base import IndependentCountForecast
 from forecast.risk import lull_status, risk_table
 
