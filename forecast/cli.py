@@ -41,7 +41,7 @@ def check_choices(argv: list[str]) -> None:
         if sep and key in CHOICE_GROUPS and value not in ("null", "") and (
                 ".." in value or not _OPTION.match(value)):
             raise ForecastInputError(f"'{value}' is not an option name (options are files of configs/{key}/, "
-                                     "named without a path)", column=key, hint=f"see `forecast --help`")
+                                     "named without a path)", column=key, hint="see `forecast --help`")
 
 
 def _hydra_app():
@@ -208,3 +208,38 @@ def compare_main(argv: list[str] | None = None) -> None:
         print(result.report_path if result.report_path else "no report (--no-report)")
 
     _guarded(entry, "forecast-compare")
+
+
+def report_main(argv: list[str] | None = None) -> None:
+    """``forecast-report RUN_DIR``: re-render a run's PDF from its record folder alone; prints the PDF path.
+
+    With SOURCE_DATE_EPOCH set, the same record gives the same bytes. A folder that is not a readable run
+    record exits 2 with one line on standard error.
+    """
+    install_signal_handlers()
+    parser = argparse.ArgumentParser(
+        prog="forecast-report", description="Re-render the PDF of a run from its record folder alone.",
+        epilog="Default output: where the run put its PDF (metrics.json report_path, else paths.reports_dir/"
+               "<run_id>.pdf of config_resolved.yaml) when that folder exists, else RUN_DIR/<run_id>.pdf.")
+    parser.add_argument("run_dir", help="a run folder (holding metrics.json)")
+    parser.add_argument("--out", default=None, help="where the PDF goes")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="forecast-report: %(levelname)s: %(message)s")
+
+    def entry():
+        from pathlib import Path
+
+        from forecast.report.record import RecordError, load_record
+        from forecast.report.run_report import build_report, default_pdf_path
+
+        try:
+            view = load_record(args.run_dir)
+            builder = build_report(view)
+        except RecordError:
+            raise
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:  # a malformed record
+            raise RecordError(f"{args.run_dir}: not a readable run record ({type(e).__name__}: {e})") from None
+        path = Path(args.out) if args.out else default_pdf_path(view)
+        print(builder.save(path))
+
+    _guarded(entry, "forecast-report")

@@ -19,20 +19,20 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
-from forecast.data import daily_counts, detect_lulls, filter_events, load_events, load_official_counts, \
-    load_triggers
+from forecast.config import build_model, check_known_keys, model_names
+from forecast.data import daily_counts, detect_lulls, filter_events, load_events, load_official_counts, load_triggers
 from forecast.data.counts import check_filters
 from forecast.data.events import load_sites
 from forecast.data.exposure import exposure as site_exposure
 from forecast.data.summary import coverage, format_summary
-from forecast.config import build_model, check_known_keys, model_names
 from forecast.errors import ForecastInputError, ModelFitError
+from forecast.evaluate import RefitPolicy, backtest_origins, paired_tests, run_backtest, skill, summarise_scores
 from forecast.evaluate.calibration import calibration_summary
 from forecast.evaluate.onsets import find_onsets, onset_table
-from forecast.evaluate import RefitPolicy, backtest_origins, paired_tests, run_backtest, skill, summarise_scores
 from forecast.models.base import MAX_HORIZON, MAX_PATHS, CountForecast, FitSummary, Forecaster
 from forecast.records import RunRecord, atomic_write_text, package_versions, resolved_yaml, write_csv, write_json
-from forecast.risk import lull_status, risk_table
+from forecast.report.record import reference_descriptions
+from forecast.risk import lull_status, risk_table, scenario_difference, totals_frame
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class RunResult:
     risk: pd.DataFrame | None = None
     lull: dict = field(default_factory=dict)
     scenario: tuple[str, CountForecast, pd.DataFrame] | None = None
+    scenario_difference: pd.DataFrame | None = None  # scenario minus baseline, with its Monte Carlo error
     backtest: pd.DataFrame | None = None
     reference_backtests: dict[str, pd.DataFrame] = field(default_factory=dict)
     data_summary: str = ""
@@ -302,6 +303,7 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
         lull = lull_status(train, fc, list(cfg.risk.horizons), cfg.data.lull_min_days)
     write_csv(folder / "forecast.csv", fc.summary_frame())
     write_csv(folder / "forecast_bands.csv", fc.summary_frame(levels=BAND_LEVELS))
+    write_csv(folder / "forecast_totals.csv", totals_frame(fc, list(cfg.risk.thresholds)))
     write_csv(folder / "risk.csv", risk)
     record.update(lull=lull, risk={f"p_ge{r.threshold}_{r.horizon_days}d": r.probability
                                    for r in risk.itertuples()})
@@ -309,11 +311,21 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
 
     if cfg.scenario is not None:
         future = scenario_triggers(cfg.scenario, origin)
-        fc_s = model.forecast(horizon, future_triggers=future)
-        risk_s = risk_table(fc_s, list(cfg.risk.horizons), list(cfg.risk.thresholds))
+        with _timed(timings, "scenario"):
+            fc_s = model.forecast(horizon, future_triggers=future)
+            risk_s = risk_table(fc_s, list(cfg.risk.horizons), list(cfg.risk.thresholds))
+            # scenario minus baseline (shared random numbers) with its Monte Carlo error; what it leaves out
+            # (the uncertainty of the fitted effects) is said in scenario.json's "method"
+            diff, method = scenario_difference(model, fc, fc_s, future, list(cfg.risk.horizons),
+                                               list(cfg.risk.thresholds))
         write_csv(folder / "scenario_forecast.csv", fc_s.summary_frame())
         write_csv(folder / "scenario_risk.csv", risk_s)
-        result.scenario = (cfg.scenario.name, fc_s, risk_s)
+        write_csv(folder / "scenario_totals.csv", totals_frame(fc_s, list(cfg.risk.thresholds)))
+        write_csv(folder / "scenario_difference.csv", diff)
+        write_json(folder / "scenario.json", {
+            "name": cfg.scenario.name, "description": cfg.scenario.description,
+            "triggers": OmegaConf.to_container(cfg.scenario.triggers, resolve=True), "method": method})
+        result.scenario, result.scenario_difference = (cfg.scenario.name, fc_s, risk_s), diff
         if not model.uses_triggers:
             log.warning("%s has no trigger features: the scenario equals the baseline forecast", cfg.model_name)
 
@@ -323,8 +335,8 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
     if cfg.report.enabled:
         from forecast.report.run_report import write_run_report
 
-        with _timed(timings, "report"):
-            result.report_path = write_run_report(result, Path(cfg.paths.reports_dir) / f"{run_id}.pdf")
+        with _timed(timings, "report"):  # rendered from the record folder alone, as forecast-report does
+            result.report_path = write_run_report(folder, Path(cfg.paths.reports_dir) / f"{run_id}.pdf")
         record.update(report_path=str(result.report_path))
     return result
 
@@ -367,6 +379,7 @@ def _backtest(cfg: DictConfig, model: Forecaster, data: Dataset, folder: Path, r
                   scores_by_period=_by_period(bt, periods, lambda part: summarise_scores(part, thresholds)))
     result.backtest = bt
     log.info("backtest: %d origins, %d fits", info.origins, info.fits)
+    write_json(folder / "references.json", reference_descriptions(list(bt_cfg.references)))
     refs: dict[str, dict] = {"reference_scores": {}, "skill_by_reference": {}, "skill_by_period": {},
                              "paired_tests": {}}
     for name in bt_cfg.references:
@@ -379,10 +392,10 @@ def _backtest(cfg: DictConfig, model: Forecaster, data: Dataset, folder: Path, r
         ref_scores = summarise_scores(ref_bt, thresholds)
         refs["reference_scores"][name] = ref_scores
         refs["skill_by_reference"][name] = skill(scores, ref_scores, thresholds)
-        refs["skill_by_period"][name] = _by_period(bt, periods, lambda part: skill(
+        refs["skill_by_period"][name] = _by_period(bt, periods, lambda part, ref_bt=ref_bt: skill(
             summarise_scores(part, thresholds), summarise_scores(_same_origins(ref_bt, part), thresholds), thresholds))
         refs["paired_tests"][name] = {"all": paired_tests(bt, ref_bt), **_by_period(
-            bt, periods, lambda part: paired_tests(part, ref_bt))}
+            bt, periods, lambda part, ref_bt=ref_bt: paired_tests(part, ref_bt))}
         result.reference_backtests[name] = ref_bt
     if bt_cfg.references:
         primary = bt_cfg.references[0]

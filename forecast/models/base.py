@@ -10,8 +10,8 @@ from scipy.special import gammaln
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from forecast.distributions import TAIL, CountDistribution, negbin_pmfs, poisson_pmfs
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.distributions import TAIL, CountDistribution, negbin_pmfs, pmf_quantile, poisson_pmfs
 
 MAX_TOTAL = 100_000  # a simulated total above this means an explosive fit, not a forecast
 
@@ -371,7 +371,7 @@ class Forecaster(BaseEstimator, ABC):
     is_baseline = False  # the simple references every other model must beat
     param_rules: dict[str, Param] = {"n_paths": PARAM_N_PATHS, "random_state": PARAM_SEED}
 
-    def check_params(self) -> "Forecaster":
+    def check_params(self) -> Forecaster:
         """Refuse parameter values outside ``param_rules``, naming ``model.<parameter>`` (called by ``fit``
         and by the pipeline before any data is read)."""
         params = self.get_params()
@@ -382,7 +382,7 @@ class Forecaster(BaseEstimator, ABC):
         return self
 
     def fit(self, counts: pd.Series, triggers: pd.DataFrame | None = None,
-            exposure: pd.Series | None = None) -> "Forecaster":
+            exposure: pd.Series | None = None) -> Forecaster:
         """Fit on daily ``counts``; ``triggers`` (date, kind) and ``exposure`` (the number of sites with US
         forces present each day) up to the last day of ``counts`` are known to the model, nothing later."""
         self.check_params()
@@ -403,7 +403,7 @@ class Forecaster(BaseEstimator, ABC):
         (no look-ahead). Raises ForecastInputError when the model was fitted without exposure."""
         if getattr(self, "exposure_", None) is None or self.exposure_.empty:
             raise ForecastInputError("this model uses exposure, but none was given", column="data.sites",
-                                     hint="set data.sites to a sites file (it is the shipped data/sites.csv by default)")
+                                     hint="set data.sites to a sites file (the shipped data/sites.csv by default)")
         known = self.exposure_.reindex(index)
         return known.ffill().fillna(float(self.exposure_.iloc[-1])).to_numpy(float)
 
@@ -424,7 +424,7 @@ class Forecaster(BaseEstimator, ABC):
         return self._forecast(index, future_triggers, n_paths)
 
     def update(self, counts: pd.Series, triggers: pd.DataFrame | None = None,
-               exposure: pd.Series | None = None) -> "Forecaster":
+               exposure: pd.Series | None = None) -> Forecaster:
         """Condition on a longer history with the fitted parameters kept (no refit)."""
         self._check_fitted()
         counts = _check_counts(counts)

@@ -23,17 +23,55 @@ def ax():
     plt.close(fig)
 
 
-def test_daily_counts_draws_bars_mean_lulls_and_labelled_strikes(ax, real_counts, real_triggers):
+def test_daily_counts_draws_one_artist_per_series_and_labels_strikes_without_overprinting(ax, real_counts,
+                                                                                         real_triggers):
     lulls = detect_lulls(real_counts, 14)
     artists = F.plot_daily_counts(ax, real_counts, lulls, real_triggers)
-    assert len(ax.patches) >= len(real_counts)  # one bar per day plus lull spans
-    labels = [t.get_text() for t in ax.texts]
-    strikes = real_triggers[(real_triggers["kind"] == "us_strike")]
-    assert len(labels) == len(strikes) and labels[0] == strikes["name"].iloc[0][:28]
+    counts_artist = [c for c in ax.collections if c.get_label() == "attacks per day"]
+    assert len(counts_artist) == 1  # every day in one path, not one bar patch per day
+    assert len(ax.patches) == len(lulls)
+    labels = ax.texts
+    strikes = real_triggers[real_triggers["kind"] == "us_strike"]
+    assert 0 < len(labels) <= len(strikes)
+    names = set(strikes["name"])
+    for t in labels:  # a label is a strike's name, or its start cut at a word boundary with "..."
+        text = t.get_text()
+        assert text in names or (text.endswith("...") and any(n.startswith(text[:-3]) for n in names))
+    x = sorted(float(t.get_position()[0]) for t in labels)
+    width_in = ax.get_position().width * ax.figure.get_figwidth()
+    days_per_in = (len(real_counts) + 1) / width_in
+    assert min(b - a for a, b in zip(x, x[1:])) >= 6.5 * 1.3 / 72 * days_per_in * 0.999  # no overprinting
     assert ax.get_ylabel() == "attacks per day"
+    assert all(float(t).is_integer() for t in ax.get_yticks())  # whole-number ticks on counts
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"7-day mean", "us strike", "regional"} <= set(legend)
     assert artists
+
+
+def test_trigger_labels_fit_the_strip_and_leave_the_rest_to_a_list(real_counts, real_triggers):
+    start, end = real_counts.index[0], real_counts.index[-1] + pd.Timedelta(days=1)
+    keep, length_in = F.trigger_labels(real_triggers, start, end, 10.0, 2.0)
+    assert keep.dtype == bool and len(keep) == len(real_triggers) and 0 < keep.sum() < len(keep)
+    assert 0 < length_in < 2.0
+    x = np.sort(pd.to_datetime(real_triggers["date"][keep]).map(pd.Timestamp.toordinal).to_numpy())
+    gap = 5.5 * 1.3 / 72 * (end - start).days / 10.0
+    assert np.diff(x).min() >= gap - 1  # whole days: at least the gap, up to rounding to a day
+
+
+def test_pit_and_reliability_small_multiples_in_one_axes_each(ax):
+    counts = [5, 3, 2, 2, 1, 1, 2, 2, 3, 9]
+    edges = list(np.linspace(0, 1, 11))
+    F.plot_pit_grid(ax, [[(counts, edges)] * 3, [(counts, edges)] * 3], ["1 d", "7 d", "14 d"], "#0072B2")
+    assert len(ax.collections) >= 6 and not ax.axison
+    fig2, ax2 = plt.subplots()
+    try:
+        rel = {"mean_forecast": [0.05, None, 0.9], "observed_freq": [0.1, None, 0.8], "n": [40, 0, 12],
+               "lo90": [0.02, None, 0.6], "hi90": [0.2, None, 0.95]}
+        F.plot_reliability_grid(ax2, [rel, {}], "#0072B2")
+        counts_written = {t.get_text() for t in ax2.texts}
+        assert {"40", "12"} <= counts_written and "0" in counts_written  # bin counts next to their points
+    finally:
+        plt.close(fig2)
 
 
 def test_fan_chart_has_nested_bands(ax, real_counts, real_triggers):
