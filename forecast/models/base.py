@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.signal import fftconvolve
 from scipy.special import gammaln
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from forecast.distributions import TAIL, CountDistribution, negbin_pmfs, poisson_pmfs
+from forecast.distributions import MAX_SUPPORT, TAIL, CountDistribution, negbin_pmfs, poisson_pmfs
 from forecast.errors import ForecastInputError, ModelFitError
 
 MAX_TOTAL = 100_000  # a simulated total above this means an explosive fit, not a forecast
@@ -117,11 +118,17 @@ class IndependentCountForecast(CountForecast):
         return self._daily[step - 1]
 
     def total_pmf(self, window: int) -> np.ndarray:
+        """Exact by convolution (FFT for long supports: O(K log K)); a total needing more than MAX_SUPPORT
+        counts is an explosive forecast (ModelFitError)."""
         window = self._window(window)
         if window not in self._totals:
             total = np.array([1.0])
             for p in self._daily[:window]:
-                total = np.convolve(total, p)
+                if len(total) + len(p) > MAX_SUPPORT:
+                    raise ModelFitError(f"the {window}-day total needs more than {MAX_SUPPORT:,} counts of support: "
+                                        "the fitted model is explosive on this data")
+                total = np.convolve(total, p) if min(len(total), len(p)) < 256 else np.clip(
+                    fftconvolve(total, p), 0.0, None)
                 cut = np.flatnonzero(np.cumsum(total[::-1]) > TAIL)
                 total = total[: len(total) - (cut[0] if len(cut) else 0)]
             self._totals[window] = total / total.sum()
@@ -186,10 +193,11 @@ class MixtureCountForecast(CountForecast):
 
     An outcome no path reached keeps its real conditional probability, so a log score does not depend
     on luck or on the number of paths beyond Monte Carlo error of the mixture. Work is done in blocks
-    of ``BLOCK`` paths: memory is at most BLOCK x (support) floats.
+    of paths holding at most ``BLOCK_BYTES`` of pmf values.
     """
 
     BLOCK = 2000
+    BLOCK_BYTES = 16 * 2**20  # pmf values per block while mixing (16 MB; with temporaries about 5x that)
 
     def __init__(self, index: pd.DatetimeIndex, paths: np.ndarray, means: np.ndarray, alpha: float = 0.0):
         super().__init__(index)
@@ -204,21 +212,29 @@ class MixtureCountForecast(CountForecast):
         self._cache: dict[tuple[str, int], np.ndarray] = {}
 
     def _mixture(self, mu: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """(1/N) sum_p pmf(k - shift_p; mu_p) on 0..max(shift) + L, L the support of the largest mean."""
-        upper = len(negbin_pmfs([float(mu.max(initial=0.0))], self.alpha)[0])
+        """(1/N) sum_p pmf(k - shift_p; mu_p) on 0..max(shift) + L, L the support of the largest mean.
+
+        Bounded: a conditional mean above MAX_TOTAL is an explosive fit (ModelFitError), and paths are taken
+        in blocks of at most ``BLOCK`` rows and ``BLOCK_BYTES`` of pmf values."""
+        top = float(mu.max(initial=0.0))
+        if not top <= MAX_TOTAL:
+            raise ModelFitError(f"a simulated path expects {top:,.0f} attacks in one day: the fitted model is "
+                                "explosive on this data")
+        upper = len(negbin_pmfs([top], self.alpha)[0])
         out = np.zeros(int(shift.max(initial=0)) + upper)
         k = np.arange(upper, dtype=float)
         n = 1.0 / self.alpha if self.alpha > 1e-8 else None
-        for lo in range(0, len(mu), self.BLOCK):
-            m = np.maximum(mu[lo: lo + self.BLOCK], 1e-12)[:, None]
+        block = max(1, min(self.BLOCK, self.BLOCK_BYTES // (8 * upper)))
+        for lo in range(0, len(mu), block):
+            m = np.maximum(mu[lo: lo + block], 1e-12)[:, None]
             if n is None:
                 logp = k * np.log(m) - m - gammaln(k + 1.0)
             else:
                 logp = gammaln(k + n) - gammaln(n) - gammaln(k + 1.0) - n * np.log1p(m / n) + k * (
                     np.log(m) - np.log(n + m))
             rows = np.exp(logp)
-            for sh in np.unique(shift[lo: lo + self.BLOCK]):
-                out[sh: sh + upper] += rows[shift[lo: lo + self.BLOCK] == sh].sum(axis=0)
+            for sh in np.unique(shift[lo: lo + block]):
+                out[sh: sh + upper] += rows[shift[lo: lo + block] == sh].sum(axis=0)
         return out / out.sum()
 
     def daily_pmf(self, step: int) -> np.ndarray:

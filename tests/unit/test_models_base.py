@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from forecast.distributions import negbin_pmfs, poisson_pmfs
+from forecast.errors import ModelFitError
 from forecast.models.base import FitSummary, IndependentCountForecast, MixtureCountForecast, SampleCountForecast
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
@@ -152,3 +153,29 @@ def test_mixture_forecast_negbin_rows_and_block_boundaries():
     r = 1 / alpha
     ref = np.mean([stats.nbinom.pmf(k, r, r / (r + m)) for m in means[:, 1]], axis=0)
     np.testing.assert_allclose(fc.daily_pmf(2), ref / ref.sum(), atol=1e-9)
+
+
+def test_mixture_memory_is_bounded_and_explosive_means_are_refused():
+    """Large conditional means (an almost explosive fit) mix in blocks: peak memory stays near BLOCK_BYTES
+    whatever the number of paths; a mean above MAX_TOTAL is a clear ModelFitError, not an allocation."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    means = rng.uniform(0, 60_000, (2000, 2))
+    fc = MixtureCountForecast(_index(2), np.zeros((2000, 2), dtype=int), means)
+    tracemalloc.start()
+    p = fc.daily_pmf(1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert p.sum() == pytest.approx(1.0) and peak < 6 * MixtureCountForecast.BLOCK_BYTES
+    huge = MixtureCountForecast(_index(1), np.zeros((10, 1), dtype=int), np.full((10, 1), 5e6))
+    with pytest.raises(ModelFitError, match="explosive"):
+        huge.total_pmf(1)
+
+
+def test_long_totals_convolve_by_fft_and_stay_bounded():
+    daily = [stats.poisson.pmf(np.arange(3000), 1500.0) for _ in range(3)]
+    fc = IndependentCountForecast(_index(3), daily)
+    total = fc.total_pmf(3)
+    assert total.sum() == pytest.approx(1.0) and np.all(total >= 0)
+    assert float(np.dot(np.arange(len(total)), total)) == pytest.approx(4500.0, rel=1e-6)
