@@ -33,9 +33,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import interleaved, median  # noqa: E402
-from forecast.models import hawkes_continuous  # noqa: E402
+
 from forecast.models.hawkes_continuous import (  # noqa: E402
     fit_mle,
+    likelihood,
     loglik,
     loglik_and_grad,
     simulate_timestamps,
@@ -94,9 +95,9 @@ def recorded_calls(module, *names):
 
 def our_evaluations(t: np.ndarray, end_time: float) -> Counter:
     """Likelihood evaluations in one fit_mle by derivative order (0: value, 1: + gradient, 2: + Hessian)."""
-    with recorded_calls(hawkes_continuous, "loglik_terms") as calls:
+    with recorded_calls(likelihood, "loglik_terms") as calls:  # fit_mle and loglik look it up there
         fit_mle(t, end_time)
-    signature = inspect.signature(hawkes_continuous.loglik_terms)
+    signature = inspect.signature(likelihood.loglik_terms)
     orders = Counter({0: 0, 1: 0, 2: 0})
     for _, args, kwargs in calls:
         bound = signature.bind(*args, **kwargs)
@@ -223,7 +224,7 @@ def main(argv=None) -> None:
 
     lines = table(rows)
     notes = [
-        "llg = one log-likelihood + analytic gradient evaluation (ours: vectorised numpy blocked scan; "
+        "llg = one log-likelihood + analytic gradient evaluation (ours: one O(n) recursion, compiled by numba; "
         "hawkesbook: exp_log_likelihood + deriv_exp_log_likelihood, numba, compiled before timing).",
         "MLE: ours fit_mle (Newton's method on (log baseline, adjacency, log decay) with the analytic gradient "
         "and Hessian, started from the best of 4 decays on a grid, L-BFGS-B only when an estimate is on a "

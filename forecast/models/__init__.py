@@ -1,7 +1,13 @@
 """Forecasting models: each a small estimator whose ``forecast`` returns a CountForecast."""
 from forecast.models.arima import Arima
-from forecast.models.base import CountForecast, FitSummary, Forecaster, IndependentCountForecast, \
-    MixtureCountForecast, SampleCountForecast
+from forecast.models.base import (
+           CountForecast,
+           FitSummary,
+           Forecaster,
+           IndependentCountForecast,
+           MixtureCountForecast,
+           SampleCountForecast,
+)
 from forecast.models.baselines import Climatology, NaivePoisson, NBWindow
 from forecast.models.ensemble import Ensemble, PooledCountForecast
 from forecast.models.glm import NegBinGLM, PoissonGLM

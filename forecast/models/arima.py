@@ -8,13 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.linalg import toeplitz
+from scipy.special import ndtr, ndtri
 from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
+from forecast.distributions import MAX_SUPPORT, TAIL
 from forecast.errors import ModelFitError
-from forecast.models.base import FitSummary, Forecaster, Param, SampleCountForecast
+from forecast.models.base import CountForecast, FitSummary, Forecaster, MixtureCountForecast, Param
 from forecast.models.features import TRIGGER_PARAM_RULES, TriggerDesign
 
 TRANSFORMS = {
@@ -24,17 +26,88 @@ TRANSFORMS = {
 }
 
 
-def gaussian_paths(result, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+def innovation_sd(result) -> float:
+    """sigma, the standard deviation of the innovations e_t of fitted SARIMAX results."""
+    return float(np.sqrt(dict(zip(result.model.param_names, np.asarray(result.params)))["sigma2"]))
+
+
+def gaussian_paths(result, horizon: int, n_paths: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Forecast-error paths e_{T+j} = sum_{i<j} psi_i eps_{T+j-i}, eps ~ N(0, sigma2), with psi the MA(inf)
-    weights of the fitted ARIMA (differencing included); the state at T is taken as known."""
-    params = dict(zip(result.model.param_names, np.asarray(result.params)))
+    weights of the fitted ARIMA (differencing included; psi_0 = 1); the state at T is taken as known.
+    Returns ``(errors, innovations)``, both ``n_paths x horizon``: given a path's first j - 1 days, day j's
+    error is N(errors - innovations, sigma2)."""
     ar = np.r_[1.0, -np.asarray(result.arparams)] if result.model.k_ar else np.array([1.0])
     for _ in range(result.model.k_diff):
         ar = np.convolve(ar, [1.0, -1.0])
     ma = np.r_[1.0, np.asarray(result.maparams)] if result.model.k_ma else np.array([1.0])
     psi = arma2ma(ar, ma, lags=horizon)
     weights = toeplitz(psi, np.zeros(horizon))  # weights[j, i] = psi_{j-i}
-    return rng.standard_normal((n_paths, horizon)) @ weights.T * np.sqrt(params["sigma2"])
+    eps = rng.standard_normal((n_paths, horizon)) * innovation_sd(result)
+    return eps @ weights.T, eps
+
+
+def _add_shifted(out: np.ndarray, rows: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``out`` (grown as needed) plus each row placed at its shift: out[s + k] += rows[i, k] for shift[i] = s."""
+    order = np.argsort(shift, kind="stable")
+    values, starts = np.unique(shift[order], return_index=True)
+    out = np.pad(out, (0, max(int(values[-1]) + rows.shape[1] - len(out), 0)))
+    for s, row in zip(values, np.add.reduceat(rows[order], starts, axis=0)):
+        out[s: s + rows.shape[1]] += row
+    return out
+
+
+class ArimaCountForecast(MixtureCountForecast):
+    """Rao-Blackwellised ARIMA forecast: exact given the simulated paths.
+
+    The model is Gaussian on z = f(y) and a count is y = round(f^{-1}(z)) clipped at 0, so given path p's
+    first s - 1 days, day s has z ~ N(m_{p,s}, sigma^2) (``means``: the conditional means on the z scale) and
+
+        P(y_s = k | path) = Phi((f(k + 1/2) - m) / sigma) - Phi((f(k - 1/2) - m) / sigma)   (k = 0: the lower tail)
+
+    The pmfs of days and window totals mix these over the paths as ``MixtureCountForecast`` does with
+    negative-binomial days; ``predicted_mean`` comes from the pmfs. Day 1 is exact (every path starts at
+    the origin). A total over w days mixes the last day's law over the paths' sampled first w - 1 days, so
+    a total far beyond every path's earlier days (a lull right after a surge) still depends on the number
+    of paths (``benchmarks/bench_exact_pmf.py``: h = 14). Each path's pmf runs up to the count whose upper
+    edge lies ``-ndtri(TAIL)`` sigmas above its block's largest mean; paths are taken in blocks of similar
+    mean, at most ``CELLS`` pmf values at a time.
+    """
+
+    CELLS = 4_000_000
+
+    def __init__(self, index: pd.DatetimeIndex, paths: np.ndarray, means: np.ndarray, sigma: float, transform: str):
+        super().__init__(index, paths, means)
+        self.sigma, self.transform = float(sigma), transform
+
+    predicted_mean = CountForecast.predicted_mean  # from the pmfs: ``means`` are on the z scale
+
+    def _support(self, m: float) -> int:
+        """Counts 0..L-1 hold all but ``TAIL`` of N(m, sigma^2)'s mass on the count scale."""
+        top = float(TRANSFORMS[self.transform][1](np.array(m - ndtri(TAIL) * self.sigma)))
+        size = max(int(np.floor(top + 0.5)) + 1, 1)
+        if size > MAX_SUPPORT:
+            raise ModelFitError(f"arima: a day's count needs more than {MAX_SUPPORT:,} counts of support: the "
+                                "fitted model is explosive on this data")
+        return size
+
+    def conditional_pmfs(self, m: np.ndarray, size: int) -> np.ndarray:
+        """P(y = k | z ~ N(m_i, sigma^2)) in row i, k = 0..size-1, to full relative precision in both tails."""
+        b = (TRANSFORMS[self.transform][0](np.arange(size) + 0.5)[None, :] - np.asarray(m, float)[:, None]) / self.sigma
+        # Phi(b) = c + [b >= 0] with c = Phi(-|b|) for b < 0, -Phi(-|b|) for b >= 0: cell probabilities are
+        # differences of the small c plus 1 in the cell that holds the mean
+        c = np.copysign(ndtr(-np.abs(b)), -b)
+        return np.diff(c, axis=1, prepend=0.0) + np.diff(b >= 0, axis=1, prepend=False)
+
+    def _mixture(self, mu: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """(1/N) sum_p pmf(k - shift_p | path p) on 0..max(shift) + L, in blocks of paths of similar mean."""
+        order = np.argsort(mu)
+        out, lo = np.zeros(1), 0
+        while lo < len(mu):
+            size = self._support(float(mu[order[min(lo + self.BLOCK, len(mu)) - 1]]))
+            block = order[lo: min(lo + self.BLOCK, lo + max(self.CELLS // size, 1))]
+            out = _add_shifted(out, self.conditional_pmfs(mu[block], size), shift[block])
+            lo += len(block)
+        return out / out.sum()
 
 
 @dataclass(frozen=True)
@@ -114,8 +187,8 @@ class Arima(Forecaster):
 
     z_t = f(y_t) (``transform``: none, sqrt or log1p), phi(L)(1 - L)^d (z_t - x_t' b) = c + theta(L) e_t,
     e_t ~ N(0, sigma2). ``order=None`` picks (p, q) in 0..``max_order`` by AIC (d = 0). Forecasts
-    simulate Gaussian paths on the z scale and map them back to counts: y = round(f^{-1}(z)), clipped at
-    0 (so the count distribution is discretised and truncated at zero and scored like every model).
+    simulate Gaussian paths on the z scale, map them to counts y = round(f^{-1}(z)) clipped at 0, and mix
+    each day's exact discretised Gaussian given the path's earlier days (``ArimaCountForecast``).
 
     ``result_`` holds statsmodels' results of the last fit; ``update`` runs the Kalman filter over the new
     days only (``kalman_filter``, parameters kept) and moves ``state_``, from which forecasts start.
@@ -201,11 +274,11 @@ class Arima(Forecaster):
 
     def _forecast(self, index, future_triggers, n_paths):
         x = self._regressors(index, self._all_triggers(future_triggers))
-        n = int(n_paths or self.n_paths)
         rng = self.forecast_rng(index)
-        z = forecast_mean(self.system_, self.state_, x, len(index)) + gaussian_paths(self.result_, len(index), n, rng)
-        y = np.rint(TRANSFORMS[self.transform][1](z))
-        return SampleCountForecast(index, np.clip(np.nan_to_num(y, nan=0.0, posinf=1e6), 0, 1e6))
+        errors, innovations = gaussian_paths(self.result_, len(index), int(n_paths or self.n_paths), rng)
+        z = forecast_mean(self.system_, self.state_, x, len(index)) + errors
+        y = np.clip(np.nan_to_num(np.rint(TRANSFORMS[self.transform][1](z)), nan=0.0, posinf=1e6), 0, 1e6)
+        return ArimaCountForecast(index, y, z - innovations, innovation_sd(self.result_), self.transform)
 
     def _history_result(self):
         """statsmodels' results over the whole history: the fit's, extended by the updated days."""

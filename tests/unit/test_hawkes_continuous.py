@@ -1,4 +1,4 @@
-"""Tests of the continuous-time exponential Hawkes model (forecast.models.hawkes_continuous).
+"""Tests of the continuous-time exponential Hawkes model (the package forecast.models.hawkes_continuous).
 
 Reference numbers in ``test_matches_hawkesbook_reference`` were computed once with hawkesbook 0.1.0
 (numba 0.68.1, scipy 1.17.1, numpy 2.4.6, Python 3.11) on ``REF_TIMES`` / ``REF_END`` below.
@@ -33,21 +33,24 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize
+from scipy import optimize, stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from forecast.errors import ForecastInputError, ModelFitError
-from forecast.models import hawkes_continuous
-from forecast.models.base import FitSummary, SampleCountForecast
+from forecast.models.base import FitSummary
 from forecast.models.hawkes_continuous import (
+    ExpKernelHawkes,
     HawkesContinuous,
-    _rows,
+    HawkesCountForecast,
+    WindowCountLaw,
     compensator_increments,
     counts_to_timestamps,
+    estimator,
     excitation_sums,
     expected_daily_counts,
     fit_mle,
+    likelihood,
     loglik,
     loglik_and_grad,
     loglik_terms,
@@ -131,34 +134,32 @@ def _direct_sums(t, beta):
 
 
 def _bursts(rng):
-    """One burst of 1500 events and nine of 20, 1000 days apart (rows split by the length cap)."""
+    """One burst of 1500 events and nine of 20, 1000 days apart."""
     sizes = [20] * 4 + [1500] + [20] * 5
     return np.sort(np.concatenate([1000.0 * k + rng.uniform(0, 2.0, m) for k, m in enumerate(sizes)]))
 
 
-@pytest.mark.parametrize("case, beta, general", [
-    ("uniform", 0.02, False),   # one row
-    ("uniform", 1.0, False),    # rows of consecutive events (reshape)
-    ("uniform", 30.0, True),    # sparse for the decay: rows cut in time
-    ("bursts", 1.0, True),      # bunched: rows cut in time and by length
-    ("bursts", 300.0, True),
-])
-def test_excitation_sums_match_direct_sums(monkeypatch, case, beta, general):
+@pytest.mark.parametrize("case, beta", [("uniform", 0.02), ("uniform", 1.0), ("uniform", 30.0), ("bursts", 1.0),
+                                        ("bursts", 300.0)])
+def test_excitation_sums_match_direct_sums(case, beta):
     rng = np.random.default_rng(4)
     t = np.sort(rng.uniform(0, 3000.0, 700)) if case == "uniform" else _bursts(rng)
-    calls = []
-    monkeypatch.setattr(hawkes_continuous, "_rows", lambda *a: calls.append(1) or _rows(*a))
     A, B, E = excitation_sums(t, beta, order=2)
-    assert bool(calls) == general
     A_ref, B_ref, E_ref = _direct_sums(t, beta)
-    # tiny terms carry the rounding of t_i - t_j times beta (conditioning), and never matter next to mu;
-    # B and E expand (t_i - t_j)^k around the row's first event, which costs a few more digits
-    np.testing.assert_allclose(A, A_ref, rtol=1e-10, atol=1e-100)
-    np.testing.assert_allclose(B, B_ref, rtol=1e-9, atol=1e-100)
-    np.testing.assert_allclose(E, E_ref, rtol=1e-8, atol=1e-100)
+    # the recursion adds nonnegative terms only: a few ulps, whatever beta x T (here up to 3e6)
+    for M, ref in ((A, A_ref), (B, B_ref), (E, E_ref)):
+        np.testing.assert_allclose(M, ref, rtol=1e-12, atol=1e-300)
     for order in (0, 1):
         lower = excitation_sums(t, beta, order=order)
         assert len(lower) == order + 1 and all(np.array_equal(M, ref) for M, ref in zip(lower, (A, B)))
+
+
+def test_interpreted_scan_equals_the_compiled_one():
+    """Without numba the same recursion runs in Python (slower): the same numbers."""
+    t = np.sort(np.random.default_rng(8).uniform(0, 200.0, 300))
+    out = np.zeros((3, len(t)))
+    likelihood._scan(t, 1.3, 2, out)
+    np.testing.assert_allclose(out, excitation_sums(t, 1.3, order=2), rtol=1e-14, atol=0)
 
 
 @pytest.mark.parametrize("params", [(0.5, 0.6, 1.5), (0.2, 0.3, 20.0), (0.8, 0.1, 0.05)])
@@ -270,7 +271,7 @@ def test_newton_reaches_the_lbfgsb_optimum(monkeypatch, decay):
     truth = (0.5, 0.6, decay)
     t = _path_with_decay(decay)
     ref_params, ref_ll = _lbfgsb_reference(t, 800.0, truth)
-    monkeypatch.setattr(hawkes_continuous, "optimize", SimpleNamespace(minimize=_no_fallback))
+    monkeypatch.setattr(estimator, "optimize", SimpleNamespace(minimize=_no_fallback))
     params, ll, converged, n_eval = fit_mle(t, 800.0)
     assert converged and n_eval <= 14  # 4 start + about 5 Newton + 1 final
     assert ll >= ref_ll - 1e-10 * abs(ref_ll)
@@ -295,7 +296,7 @@ def test_fit_mle_falls_back_to_lbfgsb_on_the_bound(monkeypatch):
     # more regular than a Poisson process: the maximum has no excitation, alpha = 0 on the bound
     t = (np.arange(300) + 0.5 + np.random.default_rng(2).uniform(-0.2, 0.2, 300)) * 4 / 3
     calls = []
-    monkeypatch.setattr(hawkes_continuous, "optimize", SimpleNamespace(
+    monkeypatch.setattr(estimator, "optimize", SimpleNamespace(
         minimize=lambda *a, **k: calls.append(1) or optimize.minimize(*a, **k)))
     params, ll, converged, _ = fit_mle(t, 400.0)
     assert calls and converged and params[1] == 0.0
@@ -373,7 +374,7 @@ def test_forecast_shape_determinism_and_conditioning(clustered_counts):
     model = HawkesContinuous(random_state=3, n_paths=500).fit(clustered_counts)
     assert model.uses_triggers is False
     fc = model.forecast(14)
-    assert isinstance(fc, SampleCountForecast) and fc.paths.shape == (500, 14)
+    assert isinstance(fc, HawkesCountForecast) and fc.paths.shape == (500, 14)
     assert fc.index[0] == clustered_counts.index[-1] + pd.Timedelta(days=1)
     assert model.forecast(7, n_paths=300).paths.shape == (300, 7)
     again = HawkesContinuous(random_state=3, n_paths=500).fit(clustered_counts).forecast(14)
@@ -388,10 +389,15 @@ def test_forecast_shape_determinism_and_conditioning(clustered_counts):
 
 def test_forecast_without_excitation_is_poisson(clustered_counts):
     model = HawkesContinuous(random_state=0).fit(clustered_counts)
-    model.baseline_, model.adjacency_ = 0.7, 0.0
-    paths = model.forecast(7, n_paths=40000).paths
-    assert np.all(np.abs(paths.mean(axis=0) - 0.7) < 4 * np.sqrt(0.7 / len(paths)))
-    assert np.all(np.abs(paths.var(axis=0) / 0.7 - 1) < 0.05)
+    model.process_.baseline_, model.process_.adjacency_ = 0.7, 0.0
+    fc = model.forecast(7, n_paths=40000)
+    assert np.all(np.abs(fc.paths.mean(axis=0) - 0.7) < 4 * np.sqrt(0.7 / len(fc.paths)))
+    assert np.all(np.abs(fc.paths.var(axis=0) / 0.7 - 1) < 0.05)
+    # and the exact pmfs are Poisson(0.7 w) for the totals, Poisson(0.7) for the days
+    for w in (1, 7):
+        np.testing.assert_allclose(fc.total_pmf(w)[:12], stats.poisson.pmf(np.arange(12), 0.7 * w), rtol=1e-9,
+                                   atol=1e-15)  # totals by FFT: absolute precision
+    np.testing.assert_allclose(fc.daily_pmf(5)[:8], stats.poisson.pmf(np.arange(8), 0.7), rtol=1e-9)
 
 
 def test_update_keeps_parameters_and_moves_the_state(clustered_counts):
@@ -409,7 +415,7 @@ def test_summary(clustered_counts):
     s = model.summary()
     assert isinstance(s, FitSummary) and s.model == "hawkes_continuous"
     assert set(s.params) == {"baseline", "adjacency", "decay"} == set(s.stderr)
-    assert s.n_obs == clustered_counts.sum() and s.loglik == model.loglik_ and np.isfinite(s.aic)
+    assert s.n_obs == clustered_counts.sum() and s.loglik == model.process_.loglik_ and np.isfinite(s.aic)
     d = s.diagnostics
     assert 0 <= d["ks_statistic"] <= 1 and 0 <= d["ks_p_value"] <= 1
     assert isinstance(d["qq"], pd.DataFrame)
@@ -417,11 +423,18 @@ def test_summary(clustered_counts):
     for name, value in s.params.items():
         assert sens[name]["min"] <= value <= sens[name]["max"]
     assert "hawkes_continuous" in str(s)
-    # after fit_timestamps: summary works, forecast needs counts
-    ts = HawkesContinuous().fit_timestamps(REF_TIMES, REF_END)
-    assert ts.summary().diagnostics["spread_sensitivity"] is None
+    assert d["spread"] == "uniform"
+    # fit_timestamps returns the event-time learner: summary and diagnostics, no daily forecast; the
+    # estimator itself stays unfitted
+    estimator_ = HawkesContinuous(decay=1.5)
+    ts = estimator_.fit_timestamps(REF_TIMES, REF_END)
+    assert isinstance(ts, ExpKernelHawkes) and ts.decay_ == 1.5 and not hasattr(ts, "forecast")
+    diag = ts.summary().diagnostics
+    assert "spread_sensitivity" not in diag and 0 <= diag["ks_p_value"] <= 1
     with pytest.raises(NotFittedError):
-        ts.forecast(3)
+        estimator_.forecast(3)
+    with pytest.raises(NotFittedError):
+        ExpKernelHawkes().summary()
 
 
 def test_estimator_conventions(clustered_counts):
@@ -437,3 +450,81 @@ def test_estimator_conventions(clustered_counts):
         HawkesContinuous().fit(daily_series(np.zeros(30)))
     with pytest.raises(ForecastInputError, match="spread"):
         HawkesContinuous(spread="bogus").fit(clustered_counts)
+
+
+# ---- exact predictive distributions (WindowCountLaw, HawkesCountForecast) --------------------------
+def _frequencies(draws: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(draws, minlength=size)[:size] / len(draws)
+
+
+@pytest.mark.parametrize("params, state", [((0.3, 0.7, 0.8), 2.0), ((1.3, 0.25, 2.5), 3.0), ((0.4, 0.4, 20.0), 1.0)])
+def test_window_law_matches_monte_carlo(params, state):
+    """The count in the first w days from a known excitation: the pgf's series vs simulated paths (the third
+    case needs 10 time steps a day)."""
+    mu, alpha, beta = params
+    law = WindowCountLaw(*params, horizon=7)
+    pmfs = law.window_pmfs(alpha * beta * state)
+    paths = simulate_daily_counts(*params, 7, 100_000, np.random.default_rng(11), state=state)
+    for w in (1, 3, 7):
+        p = pmfs[w - 1]
+        assert p.sum() == pytest.approx(1.0, abs=1e-12) and np.all(p >= 0)
+        np.testing.assert_allclose(_frequencies(paths[:, :w].sum(axis=1), len(p)), p,
+                                   atol=5 * np.sqrt(0.25 / len(paths)))
+        mean = expected_daily_counts(*params, w, state).sum()
+        assert np.arange(len(p)) @ p == pytest.approx(mean, rel=1e-6)
+
+
+def test_window_law_closed_forms():
+    """No excitation (alpha = 0): Poisson(mu w + x (1 - e^{-beta w}) / beta); and for any parameters the
+    probability of no event in w days is exp(-mu w - x (1 - e^{-beta w}) / beta)."""
+    mu, beta, x = 0.6, 1.7, 2.5
+    pmfs = WindowCountLaw(mu, 0.0, beta, horizon=10).window_pmfs(x)
+    for w in (1, 4, 10):
+        m = mu * w + x * -np.expm1(-beta * w) / beta
+        p = pmfs[w - 1]
+        assert stats.poisson.sf(len(p) - 1, m) < 1e-10  # the support holds all but 1e-10 of the mass
+        np.testing.assert_allclose(p[:-1], stats.poisson.pmf(np.arange(len(p) - 1), m), rtol=1e-9, atol=1e-15)
+    pmfs = WindowCountLaw(mu, 0.9, beta, horizon=10).window_pmfs(x)
+    for w in (1, 4, 10):
+        assert pmfs[w - 1][0] == pytest.approx(np.exp(-mu * w + x * np.expm1(-beta * w) / beta), rel=1e-9)
+
+
+def test_day_law_for_many_excess_values():
+    law = WindowCountLaw(0.3, 0.8, 0.9, horizon=3)
+    x = np.array([0.0, 0.4, 3.0, 12.0])
+    P = law.pmfs(x)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(P @ np.arange(P.shape[1]), law.mean(x), rtol=1e-8)
+    np.testing.assert_allclose(law.excess(law.mean(x)), x, rtol=1e-12, atol=1e-12)
+    for xi, row in zip(x, P):  # the polynomial table (Panjer) equals the FFT of the pgf for this x alone
+        single = law.window_pmfs(xi)[0][:-1]  # (the last count takes the cut-off tail)
+        np.testing.assert_allclose(row[: len(single)], single, rtol=1e-9, atol=1e-15)
+
+
+def test_forecast_totals_are_exact_and_days_rao_blackwellised(clustered_counts):
+    model = HawkesContinuous(random_state=3).fit(clustered_counts)
+    fc, few = model.forecast(14, n_paths=20_000), model.forecast(14, n_paths=50)
+    other = HawkesContinuous(random_state=9).fit(clustered_counts)
+    other.process_ = model.process_
+    other.state_ = model.state_
+    for w in (1, 7, 14):  # no simulation in the totals: the same pmf whatever the paths
+        np.testing.assert_array_equal(fc.total_pmf(w), few.total_pmf(w))
+        np.testing.assert_array_equal(fc.total_pmf(w), other.forecast(14, n_paths=80).total_pmf(w))
+        assert fc.total_pmf(w).sum() == pytest.approx(1.0, abs=1e-12)
+        total = fc.paths[:, :w].sum(axis=1)
+        p = fc.total_pmf(w)
+        np.testing.assert_allclose(_frequencies(total, len(p)), p, atol=5 * np.sqrt(0.25 / len(total)))
+    # a surprise outcome keeps its exact probability: no event in 14 days
+    x0 = model.adjacency_ * model.decay_ * model.state_
+    p0 = np.exp(-model.baseline_ * 14 + x0 * np.expm1(-model.decay_ * 14) / model.decay_)
+    assert few.total_pmf(14)[0] == pytest.approx(p0, rel=1e-9)
+    # days: the mixture of each path's exact day law; day 1 starts from the origin's state on every path
+    day1, total1 = fc.daily_pmf(1), fc.total_pmf(1)[:-1]
+    np.testing.assert_allclose(day1[: len(total1)], total1, rtol=1e-9, atol=1e-15)
+    assert day1[len(total1):].sum() < 1e-9
+    for step in (2, 9):
+        p = fc.daily_pmf(step)
+        assert p.sum() == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_allclose(_frequencies(fc.paths[:, step - 1], len(p)), p, atol=5 * np.sqrt(0.25 / 20_000))
+    expected = expected_daily_counts(model.baseline_, model.adjacency_, model.decay_, 14, model.state_)
+    assert np.all(np.abs(fc.predicted_mean.to_numpy() - expected) < 0.03 * expected + 1e-3)

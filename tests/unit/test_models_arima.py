@@ -13,7 +13,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from forecast.data.annotate import trigger_features
 from forecast.errors import ForecastInputError
 from forecast.models import Arima
-from forecast.models.arima import TRANSFORMS, forecast_mean, gaussian_paths
+from forecast.models.arima import TRANSFORMS, ArimaCountForecast, forecast_mean, gaussian_paths
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -32,17 +32,21 @@ def test_gaussian_paths_variance_matches_statsmodels(order):
     res = _fit_sarimax(z, order)
     horizon = 10
     var = np.asarray(res.get_forecast(horizon).var_pred_mean)
-    paths = gaussian_paths(res, horizon, 40000, np.random.default_rng(0))
-    assert paths.shape == (40000, horizon)
+    paths, innovations = gaussian_paths(res, horizon, 40000, np.random.default_rng(0))
+    assert paths.shape == innovations.shape == (40000, horizon)
     np.testing.assert_allclose(paths.var(axis=0), var, rtol=0.03)
     # the paths are forecast errors: centred
     assert np.all(np.abs(paths.mean(axis=0)) < 4 * np.sqrt(var / 40000))
+    # the innovation is what the day adds to its conditional mean: psi_0 = 1 and day 1's error is its innovation
+    np.testing.assert_array_equal(paths[:, 0], innovations[:, 0])
+    sigma2 = dict(zip(res.model.param_names, res.params))["sigma2"]
+    np.testing.assert_allclose(innovations.var(axis=0), sigma2, rtol=0.03)
 
 
 def test_gaussian_paths_step_one_variance_is_sigma2():
     rng = np.random.default_rng(2)
     res = _fit_sarimax(arma_generate_sample([1, -0.5], [1], 250, distrvs=rng.standard_normal), (1, 0, 0))
-    paths = gaussian_paths(res, 3, 40000, np.random.default_rng(1))
+    paths, _ = gaussian_paths(res, 3, 40000, np.random.default_rng(1))
     sigma2 = dict(zip(res.model.param_names, res.params))["sigma2"]
     phi = res.arparams[0]
     np.testing.assert_allclose(paths.var(axis=0), sigma2 * np.array([1, 1 + phi**2, 1 + phi**2 + phi**4]),
@@ -179,4 +183,76 @@ def test_forecast_uses_the_trigger_features_of_the_forecast_days(synthetic_trigg
     pred = ref.get_forecast(7, exog=exog[138:])
     sd = np.sqrt(np.asarray(pred.var_pred_mean))
     assert np.ptp(exog[138:]) > 0.5  # the strike on day 3 moves the regressor inside the horizon
-    np.testing.assert_allclose(fc.paths.mean(axis=0), np.asarray(pred.predicted_mean), atol=float(4 * sd.max() / np.sqrt(20000)))
+    np.testing.assert_allclose(fc.paths.mean(axis=0), np.asarray(pred.predicted_mean),
+                               atol=float(4 * sd.max() / np.sqrt(20000)))
+
+
+# ---- exact-given-the-paths predictive pmfs (ArimaCountForecast) --------------------------------------
+def _forecast_of(model: Arima, horizon: int, n_paths: int) -> ArimaCountForecast:
+    fc = model.forecast(horizon, n_paths=n_paths)
+    assert isinstance(fc, ArimaCountForecast)
+    return fc
+
+
+@pytest.mark.parametrize("transform", ["sqrt", "log1p", "none"])
+def test_conditional_pmf_matches_monte_carlo(synthetic_counts, transform):
+    """Given one path's first days, day s's count is round(f^{-1}(z)) clipped at 0 with z ~ N(m, sigma^2): the
+    closed-form pmf equals the frequencies of that rounding over many draws of z."""
+    from scipy import stats
+
+    fc = _forecast_of(Arima(order=(1, 0, 1), transform=transform, random_state=0).fit(synthetic_counts), 5, 200)
+    m, sigma = fc.means[[0, 7], 3], fc.sigma
+    z = m[:, None] + sigma * np.random.default_rng(5).standard_normal((2, 200_000))
+    y = np.clip(np.rint(TRANSFORMS[transform][1](z)), 0, None).astype(int)
+    size = fc._support(float(m.max()))
+    pmf = fc.conditional_pmfs(m, size)
+    for row, draws in zip(pmf, y):
+        freq = np.bincount(draws, minlength=size)[:size] / draws.size
+        np.testing.assert_allclose(freq, row, atol=5 * np.sqrt(0.25 / draws.size))
+    # a cell far in the upper tail keeps its probability (differences of upper tails, no cancellation)
+    far = size + 40
+    edges = TRANSFORMS[transform][0](np.array([far - 0.5, far + 0.5]))
+    exact = np.diff(-stats.norm.sf((edges - m[0]) / sigma))[0]
+    assert fc.conditional_pmfs(m[:1], far + 1)[0, far] == pytest.approx(exact, rel=1e-6)
+
+
+def test_pmfs_sum_to_one_and_mix_the_conditionals(synthetic_counts):
+    fc = _forecast_of(Arima(order=(2, 0, 1), transform="sqrt", random_state=1).fit(synthetic_counts), 14, 500)
+    for step in (1, 5, 14):
+        assert fc.daily_pmf(step).sum() == pytest.approx(1.0, abs=1e-12)
+        assert fc.total_pmf(step).sum() == pytest.approx(1.0, abs=1e-12)
+    # day 1 conditions on the origin only: every path has the same conditional mean, the pmf is that of one Gaussian
+    assert np.ptp(fc.means[:, 0]) < 1e-9
+    np.testing.assert_allclose(fc.daily_pmf(1)[:5], fc.conditional_pmfs(fc.means[:1, 0], 5)[0], rtol=1e-9)
+    # the total over two days mixes day 2's conditional pmf shifted by each path's day-1 count
+    size = fc._support(float(fc.means[:, 1].max()))
+    rows = fc.conditional_pmfs(fc.means[:, 1], size)
+    expected = np.zeros(fc.paths[:, 0].max() + size)
+    for shift, row in zip(fc.paths[:, 0], rows):
+        expected[shift: shift + size] += row
+    total = fc.total_pmf(2)
+    np.testing.assert_allclose(total[: len(expected)], expected[: len(total)] / len(rows), atol=1e-12)
+    # the mean comes from the pmfs (the conditional means are on the sqrt scale)
+    assert fc.predicted_mean.iloc[4] == pytest.approx(fc.day(5).mean, rel=1e-12)
+    assert fc.predicted_mean.iloc[4] == pytest.approx(fc.paths[:, 4].mean(), rel=0.15)
+
+
+def test_rao_blackwellised_pmf_does_not_depend_on_luck(synthetic_counts):
+    """An outcome no path reached keeps its conditional probability; the day's pmf agrees across path counts
+    far better than empirical frequencies could."""
+    model = Arima(order=(1, 0, 1), transform="sqrt", random_state=2).fit(synthetic_counts)
+    small, large = _forecast_of(model, 3, 500), _forecast_of(model, 3, 20_000)
+    k = int(small.paths[:, 2].max()) + 3
+    assert small.daily_pmf(3)[k] > 0
+    np.testing.assert_allclose(small.daily_pmf(3)[:k], large.daily_pmf(3)[:k], rtol=0.1, atol=1e-3)
+
+
+def test_exact_forecast_is_deterministic(synthetic_counts, synthetic_triggers):
+    model = Arima(order=(1, 0, 1), transform="sqrt", trigger_kinds=["us_strike"], n_paths=300, random_state=4)
+    model.fit(synthetic_counts, synthetic_triggers)
+    a, b = model.forecast(7), model.forecast(7)
+    np.testing.assert_array_equal(a.paths, b.paths)
+    np.testing.assert_array_equal(a.means, b.means)
+    np.testing.assert_array_equal(a.total_pmf(7), b.total_pmf(7))
+    other = Arima(order=(1, 0, 1), transform="sqrt", trigger_kinds=["us_strike"], n_paths=300, random_state=5)
+    assert not np.array_equal(other.fit(synthetic_counts, synthetic_triggers).forecast(7).total_pmf(7), a.total_pmf(7))
