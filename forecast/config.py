@@ -107,6 +107,11 @@ class ScenarioConfig:
     triggers: List[ScenarioTrigger] = field(default_factory=list)
 
 
+DEFAULT_MODEL = "ensemble"  # configs/run.yaml's model; why, in one sentence (shown by the report):
+DEFAULT_MODEL_REASON = ("the default model, chosen by a rule fixed before the 2025-26 periods were scored: the best "
+                        "mean log score of 7-day totals over the 2023-24 campaign and 2024 backtests")
+
+
 def model_dir() -> Path:
     return Path(config_dir()) / "model"
 

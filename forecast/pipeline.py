@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
-from forecast.config import build_model, check_known_keys, model_names
+from forecast.config import DEFAULT_MODEL, DEFAULT_MODEL_REASON, build_model, check_known_keys, model_names
 from forecast.data import daily_counts, detect_lulls, filter_events, load_events, load_official_counts, load_triggers
 from forecast.data.counts import check_filters
 from forecast.data.events import load_sites
@@ -292,6 +292,8 @@ def _run(cfg: DictConfig, record: RunRecord, run_id: str, folder: Path, timings:
     fit_doc, fit_series = summary.record()
     write_json(folder / "fit_summary.json", fit_doc)
     write_csv(folder / "fit_series.csv", fit_series.reset_index())
+    record.update(model_choice=DEFAULT_MODEL_REASON if cfg.model_name == DEFAULT_MODEL else
+                  f"chosen by the configuration (model={cfg.model_name})")
     record.update(params=summary.params, stderr=summary.stderr, loglik=summary.loglik, aic=summary.aic,
                   n_obs=summary.n_obs, diagnostics=fit_doc["diagnostics"], origin=origin.strftime("%Y-%m-%d"),
                   is_baseline=bool(model.is_baseline), uses_triggers=bool(model.uses_triggers))

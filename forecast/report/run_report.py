@@ -594,8 +594,8 @@ def _bottom_line(b: ReportBuilder, ctx: _Context) -> None:
 
     origin = fmt_date(ctx.origin) if ctx.origin is not None else "?"
     b.add(f"Executive summary: attacks on US forces after {origin}", draw,
-          f"Model {view.model} · experiment {view.name} · data {fmt_date(view.data_start)} to "
-          f"{fmt_date(view.data_end)} · forecasts for the days after the origin, {origin}.")
+          f"Model {view.model} ({view.metrics.get('model_choice') or 'as configured'}) · experiment {view.name} · "
+          f"data {fmt_date(view.data_start)} to {fmt_date(view.data_end)} · forecasts for the days after {origin}.")
 
 
 def _findings(view: RunView) -> list[str]:

@@ -97,3 +97,12 @@ def test_known_keys_cover_run_and_model_keys():
     keys = known_keys()
     assert {"seed", "risk.horizons", "backtest.references", "data.attacker", "model.window_days",
             "model.trigger_half_life", "scenario.triggers"} <= set(keys)
+
+
+def test_the_default_model_is_the_one_the_report_explains():
+    import yaml
+
+    from forecast.config import DEFAULT_MODEL, config_dir
+
+    defaults = yaml.safe_load(open(f"{config_dir()}/run.yaml", encoding="utf-8"))["defaults"]
+    assert {"model": DEFAULT_MODEL} in defaults

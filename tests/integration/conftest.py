@@ -17,8 +17,11 @@ config.register()
 
 @pytest.fixture()
 def compose_run(tmp_path: Path):
-    """``compose_run(overrides, name="run")`` -> a composed config whose outputs go to tmp_path."""
+    """``compose_run(overrides, name="run")`` -> a composed config whose outputs go to tmp_path; the model is
+    ``hawkes`` (fast) unless the overrides choose one: these tests are about the pipeline, not the default model."""
     def _compose(overrides: list[str], name: str = "run"):
+        if not any(o.startswith("model=") for o in overrides):
+            overrides = ["model=hawkes", *overrides]
         with initialize_config_dir(version_base="1.3", config_dir=config.config_dir()):
             cfg = compose(config_name="run", overrides=[f"paths.experiments_dir={tmp_path}/experiments",
                                                         f"paths.reports_dir={tmp_path}/reports",

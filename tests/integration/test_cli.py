@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_forecast_prints_record_folder_and_pdf(out_dirs):
-    proc = run_cli(["backtest=quick", *out_dirs["overrides"]])
+    proc = run_cli(["model=hawkes", "backtest=quick", *out_dirs["overrides"]])
     assert proc.returncode == 0, proc.stderr
     folder, pdf = proc.stdout.strip().splitlines()[-2:]
     assert Path(folder, "metrics.json").exists() and Path(folder).parent.parent == out_dirs["experiments"]

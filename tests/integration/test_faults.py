@@ -107,7 +107,8 @@ def tmpfs(tmp_path):
 
 def test_full_output_folder_is_one_line_exit_2_and_no_file_looks_complete(tmpfs, tmp_path):
     (tmpfs / "filler").write_bytes(b"x" * (1024 * 1024 - 96 * 1024))  # leave ~96 kB: the record starts, then fills
-    proc = run_cli([f"paths.experiments_dir={tmpfs}/e", f"paths.reports_dir={tmp_path}/r", "backtest=quick"])
+    proc = run_cli(["model=hawkes", f"paths.experiments_dir={tmpfs}/e", f"paths.reports_dir={tmp_path}/r",
+                    "backtest=quick"])
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert "No space left" in proc.stderr

@@ -34,7 +34,7 @@ def _start(args: list[str]) -> subprocess.Popen:
 def test_sigkill_leaves_earlier_runs_untouched_and_nothing_half_written(tmp_path, delay):
     exp, rep = tmp_path / "e", tmp_path / "r"
     overrides = [f"paths.experiments_dir={exp}", f"paths.reports_dir={rep}"]
-    done = run_cli(["backtest=quick", *overrides])
+    done = run_cli(["model=hawkes", "backtest=quick", *overrides])
     assert done.returncode == 0, done.stderr
     before_exp, before_rep = _tree_digest(exp), _tree_digest(rep)
     proc = _start(overrides)  # the default run: load, fit, backtest, PDF
@@ -71,7 +71,7 @@ def test_concurrent_runs_never_share_a_folder(tmp_path):
 def test_same_seed_same_numbers_in_new_processes(tmp_path):
     outs = []
     for i in range(2):
-        proc = run_cli(["backtest=quick", "report=none", "seed=11", f"paths.experiments_dir={tmp_path}/{i}",
+        proc = run_cli(["model=hawkes", "backtest=quick", "report=none", "seed=11", f"paths.experiments_dir={tmp_path}/{i}",
                         f"paths.reports_dir={tmp_path}/r"])
         assert proc.returncode == 0, proc.stderr
         outs.append(Path(proc.stdout.strip().splitlines()[-2]))
