@@ -71,8 +71,8 @@ def test_concurrent_runs_never_share_a_folder(tmp_path):
 def test_same_seed_same_numbers_in_new_processes(tmp_path):
     outs = []
     for i in range(2):
-        proc = run_cli(["model=hawkes", "backtest=quick", "report=none", "seed=11", f"paths.experiments_dir={tmp_path}/{i}",
-                        f"paths.reports_dir={tmp_path}/r"])
+        proc = run_cli(["model=hawkes", "backtest=quick", "report=none", "seed=11",
+                        f"paths.experiments_dir={tmp_path}/{i}", f"paths.reports_dir={tmp_path}/r"])
         assert proc.returncode == 0, proc.stderr
         outs.append(Path(proc.stdout.strip().splitlines()[-2]))
     for name in ("forecast.csv", "backtest.csv", "risk.csv", "params.csv"):
