@@ -59,6 +59,7 @@ def test_pdf_has_every_section_and_metadata(compose_run):
         assert section in text, section
 
 
+@pytest.mark.slow  # two full runs with PDFs
 def test_same_config_and_seed_give_identical_files_and_pdf_bytes(compose_run, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     first = run(compose_run(["backtest=quick", "seed=5"], name="same"))
@@ -91,6 +92,7 @@ def test_data_task_summarises_without_fitting(compose_run):
     assert json.loads((result.folder / "metrics.json").read_text())["status"] == "ok"
 
 
+@pytest.mark.slow  # every model through the whole pipeline (the contract tests fit each on the real data)
 @pytest.mark.parametrize("model", model_names())
 def test_every_model_runs_on_the_shipped_data(compose_run, model):
     result = run(compose_run([f"model={model}", "backtest=quick", "report=none", "n_paths=300"], name=model))

@@ -12,6 +12,8 @@ import pytest
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "record_small"
 
 
+pytestmark = pytest.mark.slow  # subprocesses
+
 def forecast_report(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """``forecast-report ARGS`` in a fresh process (the console script is ``forecast.cli:report_main``)."""
     return subprocess.run([sys.executable, "-c", "from forecast.cli import report_main; report_main()", *args],
