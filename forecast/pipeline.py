@@ -4,7 +4,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import signal
 import tempfile
+import threading
 import time
 import warnings
 from collections import Counter
@@ -223,18 +225,22 @@ def run(cfg: DictConfig) -> RunResult:
     folder = Path(cfg.paths.output_dir)
     writable_folder("paths.experiments_dir", folder)
     run_id = folder.name if folder.parent.name == "runs" else f"{folder.parent.name}_{folder.name}"
-    record = RunRecord(folder, run_id=run_id, model=cfg.model_name, task=str(cfg.task.value), name=cfg.name,
-                       seed=cfg.seed, data_sha256=None, versions=package_versions(), timings_s={},
-                       report_path=None)
-    atomic_write_text(folder / "config_resolved.yaml", resolved_yaml(cfg))
     timings: dict[str, float] = {}
     start = time.perf_counter()
     caught: list[warnings.WarningMessage] = []
+    record = None
     try:
+        with _signals_deferred():  # a signal arriving while the record is created is handled once it exists
+            record = RunRecord(folder, run_id=run_id, model=cfg.model_name, task=str(cfg.task.value),
+                               name=cfg.name, seed=cfg.seed, data_sha256=None, versions=package_versions(),
+                               timings_s={}, report_path=None)
+        atomic_write_text(folder / "config_resolved.yaml", resolved_yaml(cfg))
         with threadpool_limits(limits=int(cfg.blas_threads)), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = _run(cfg, record, run_id, folder, timings)
     except BaseException as e:  # every way a run can end is written to the record
+        if record is None:
+            raise
         timings["total"] = round(time.perf_counter() - start, 4)
         record.update(timings_s=timings, warnings=_warning_summary(caught))
         if isinstance(e, KeyboardInterrupt):
@@ -248,6 +254,20 @@ def run(cfg: DictConfig) -> RunResult:
     record.finish()
     result.metrics = record.metrics
     return result
+
+
+@contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM while the block runs; a pending one is delivered (and raises) when it ends."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _warning_summary(caught: list) -> dict[str, int]:

@@ -41,7 +41,7 @@ def _kinds(kinds: Sequence[str] | None) -> list[str]:
 
 def trigger_features(index: pd.DatetimeIndex, triggers: pd.DataFrame | None, *,
                      kinds: Sequence[str] | None = None, encoding: str = "decay",
-                     half_life: float = 7.0, lag: int = 1, known_until=None) -> pd.DataFrame:
+                     half_life: float = 7.0, lag: int = 1) -> pd.DataFrame:
     """One feature column per trigger kind on the days of ``index``.
 
     A trigger on day d first acts on day d + ``lag``. With a = 0.5**(1/half_life):
@@ -50,17 +50,16 @@ def trigger_features(index: pd.DatetimeIndex, triggers: pd.DataFrame | None, *,
     * decay:   x_t = sum over triggers d <= t - lag of a**(t - lag - d);
     * step:    x_t = 1 once a trigger of the kind has happened by day t - lag.
 
-    Only triggers dated on or before ``known_until`` are used (no look-ahead): features on later
-    days carry the decay of known triggers and nothing else.
+    Models pass only the triggers known at their origin (``Forecaster.fit`` cuts them), so features on
+    later days carry the decay of known triggers and nothing else.
     """
     kinds = _kinds(kinds)
-    x = trigger_matrix(index, triggers, kinds, encoding, half_life, lag, known_until)
+    x = trigger_matrix(index, triggers, kinds, encoding, half_life, lag)
     return pd.DataFrame(x, index=index, columns=kinds)
 
 
 def trigger_matrix(index: pd.DatetimeIndex, triggers: pd.DataFrame | None, kinds: Sequence[str],
-                   encoding: str = "decay", half_life: float = 7.0, lag: int = 1, known_until=None
-                   ) -> np.ndarray:
+                   encoding: str = "decay", half_life: float = 7.0, lag: int = 1) -> np.ndarray:
     """``trigger_features`` as a plain ``len(index) x len(kinds)`` array (no pandas overhead; ``kinds``
     are taken as given). Days are whole calendar days counted from ``index[0]``."""
     if encoding not in ENCODINGS:
@@ -74,9 +73,6 @@ def trigger_matrix(index: pd.DatetimeIndex, triggers: pd.DataFrame | None, kinds
         return out
     dates = _days(triggers["date"].to_numpy())
     kind_of = triggers["kind"].to_numpy()
-    if known_until is not None:
-        known = dates <= _days(np.datetime64(pd.Timestamp(known_until)))
-        dates, kind_of = dates[known], kind_of[known]
     day = dates - _days(index[:1].to_numpy())[0] + lag
     decay = 0.5 ** (1.0 / half_life)
     for j, kind in enumerate(kinds):

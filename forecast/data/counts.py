@@ -80,6 +80,7 @@ def filter_events(events: pd.DataFrame, *, country: Sequence[str] | None = None,
 
 MAX_WINDOW_YEARS = 20  # a longer observation window is a typo'd year, not a series (bounds every loop over days)
 MAX_DAYS_AHEAD = 366  # an event dated more than a year after today is a typo'd year
+MAX_DAILY_COUNT = 10_000  # more events on one day is a bad count column (and would make every pmf huge)
 
 
 def daily_counts(events: pd.DataFrame, start=None, end=None, max_years: int = MAX_WINDOW_YEARS) -> pd.Series:
@@ -123,6 +124,10 @@ def daily_counts(events: pd.DataFrame, start=None, end=None, max_years: int = MA
             path=path, line=line, column="date", hint="widen data.start/data.end or remove the row")
     index = pd.date_range(lo, hi, freq="D", name="date")
     counts = events.groupby(dates)["count"].sum().reindex(index, fill_value=0).astype(np.int64)
+    if counts.max() > MAX_DAILY_COUNT:
+        day = counts.idxmax()
+        raise ForecastInputError(f"{day.date()} has {counts.max():,} events, more than {MAX_DAILY_COUNT:,} in one day",
+                                 path=path, column="count", hint="check the count column")
     counts.name = "count"
     return counts
 

@@ -54,8 +54,7 @@ def read_text(path: str | Path) -> tuple[str, str]:
                                  hint="save the file as UTF-8") from None
 
 
-def open_records(path: str | Path, required: list[str], *, aliases: dict[str, str] | None = None
-                 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], str]:
+def open_records(path: str | Path, required: list[str]) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], str]:
     """Check the header of a CSV file now; return ``(header, records, sha256)`` with ``records`` a lazy
     iterator of ``(line, row)`` (see :func:`read_records`) and the SHA-256 of the bytes read. Blank lines
     before the header are skipped."""
@@ -74,8 +73,6 @@ def open_records(path: str | Path, required: list[str], *, aliases: dict[str, st
         header = [h.strip() for h in raw_header]
     except csv.Error as e:
         raise ForecastInputError(f"malformed CSV header ({e})", path=path, line=header_line) from None
-    if aliases:
-        header = [aliases.get(h.lower(), h) for h in header]
     missing = [c for c in required if c not in header]
     if missing:
         raise ForecastInputError(f"missing column(s) {', '.join(missing)}", path=path, line=header_line,
@@ -104,14 +101,13 @@ def open_records(path: str | Path, required: list[str], *, aliases: dict[str, st
     return header, records(), digest
 
 
-def read_records(path: str | Path, required: list[str], *, aliases: dict[str, str] | None = None
-                 ) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
+def read_records(path: str | Path, required: list[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
     """Parse a CSV file into ``(header, [(line, row), ...], sha256)``, checking the required columns.
 
     ``line`` is the physical line on which the record starts (the header is line 1), so error
     messages point at the right place even when quoted fields hold newlines.
     """
-    header, records, digest = open_records(path, required, aliases=aliases)
+    header, records, digest = open_records(path, required)
     return header, list(records), digest
 
 

@@ -257,3 +257,14 @@ def test_filters_on_the_shipped_data(real_events):
     assert len(filter_events(war, attacker=["militia", "unknown"], target_type=["us_military", "us_diplomatic"],
                              duplicates="merge")) == 38
     assert set(filter_events(real_events, attacker=["iran_state"])["event_id"]) == {"E0230", "E0231", "E0234"}
+
+
+def test_more_than_the_daily_maximum_is_a_bad_count_column():
+    from forecast.data.counts import MAX_DAILY_COUNT
+    from forecast.errors import ForecastInputError
+
+    events = pd.DataFrame({"date": pd.to_datetime(["2024-01-01", "2024-01-02"]), "count": [1, MAX_DAILY_COUNT + 1]})
+    with pytest.raises(ForecastInputError, match="2024-01-02 has 10,001 events"):
+        daily_counts(events)
+    events.loc[1, "count"] = MAX_DAILY_COUNT
+    assert daily_counts(events).max() == MAX_DAILY_COUNT

@@ -185,3 +185,19 @@ def test_update_then_summary_and_forecast(spec, synthetic_counts, synthetic_trig
     assert np.isfinite(after.loglik)
     assert after.aic == pytest.approx(2 * after.n_params - 2 * after.loglik)
     assert model.forecast(3).index[0] == synthetic_counts.index[-1] + pd.Timedelta(days=1)
+
+
+def test_forecasts_are_functions_and_a_model_without_triggers_ignores_a_scenario(spec, synthetic_counts,
+                                                                                synthetic_triggers):
+    """Forecasting twice gives the same distribution; with no trigger features a scenario's hypothetical
+    trigger changes nothing at all (the scenario and its baseline share their random numbers)."""
+    cls, kwargs, _ = spec
+    model = make(cls, kwargs, seed=4).fit(synthetic_counts, synthetic_triggers)
+    first, again = model.forecast(HORIZON), model.forecast(HORIZON)
+    for w in (1, 7, 14):
+        np.testing.assert_array_equal(first.total_pmf(w), again.total_pmf(w))
+    if not model.uses_triggers:
+        future = pd.DataFrame({"date": [first.index[2]], "kind": ["us_strike"], "name": ["hypothetical"]})
+        scenario = model.forecast(HORIZON, future_triggers=future)
+        for w in (1, 7, 14):
+            np.testing.assert_array_equal(scenario.total_pmf(w), first.total_pmf(w))
