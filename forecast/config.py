@@ -125,8 +125,16 @@ def model_target(name: str) -> str:
     """The estimator class path (``_target_``) of model option ``name``."""
     import yaml
 
-    node = yaml.safe_load((model_dir() / f"{name}.yaml").read_text(encoding="utf-8")) or {}
-    return str(node.get("_target_", ""))
+    path = model_dir() / f"{name}.yaml"
+    try:
+        node = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        from forecast.errors import ForecastInputError
+
+        mark = getattr(e, "problem_mark", None)
+        raise ForecastInputError(f"not valid YAML ({getattr(e, 'problem', None) or e})", path=path,
+                                 line=mark.line + 1 if mark else None) from None
+    return str(node.get("_target_", "")) if isinstance(node, dict) else ""
 
 
 # parameters every simulation-based estimator takes from the run's top-level keys

@@ -50,7 +50,8 @@ def format_summary(events: pd.DataFrame, counts: pd.Series, lulls: pd.DataFrame,
         tot_off, tot_set = int(cover["official"].sum()), int(cover["in_set"].sum())
         out += ["Coverage against official cumulative counts (official attacks per interval vs events in the set):",
                 cover.to_string(index=False, float_format=lambda v: f"{v:.2f}"),
-                f"Total: {tot_set} events in the set vs {tot_off} official ({tot_set / tot_off:.0%}).", ""]
+                f"Total: {tot_set} events in the set vs {tot_off} official"
+                + (f" ({tot_set / tot_off:.0%})." if tot_off > 0 else " (no official attacks to compare with)."), ""]
     out += [f"Lulls (at least {int(lulls.attrs.get('min_days', 14))} attack-free days):",
             lulls.assign(start=lulls["start"].dt.strftime("%Y-%m-%d"), end=lulls["end"].dt.strftime("%Y-%m-%d"))
             .to_string(index=False) if len(lulls) else "none", ""]

@@ -106,3 +106,15 @@ def test_the_default_model_is_the_one_the_report_explains():
 
     defaults = yaml.safe_load(open(f"{config_dir()}/run.yaml", encoding="utf-8"))["defaults"]
     assert {"model": DEFAULT_MODEL} in defaults
+
+
+def test_a_model_config_that_is_not_yaml_names_its_file_and_line(tmp_path, monkeypatch, repo_root):
+    import shutil
+
+    from forecast.config import model_target
+
+    shutil.copytree(repo_root / "configs", tmp_path / "configs")
+    (tmp_path / "configs/model/broken.yaml").write_text("_target_: forecast.models.NBWindow\nwindow_days: [1,\n")
+    monkeypatch.setenv("FORECAST_ROOT", str(tmp_path))
+    with pytest.raises(ForecastInputError, match=r"broken.yaml:3: not valid YAML"):
+        model_target("broken")

@@ -268,3 +268,16 @@ def test_more_than_the_daily_maximum_is_a_bad_count_column():
         daily_counts(events)
     events.loc[1, "count"] = MAX_DAILY_COUNT
     assert daily_counts(events).max() == MAX_DAILY_COUNT
+
+
+def test_official_counts_that_total_zero_are_summarised_not_divided_by():
+    from forecast.data.summary import coverage, format_summary
+
+    events = pd.DataFrame({"date": pd.to_datetime(["2024-01-02"]), "count": [1], "country": ["Iraq"],
+                           "weapon": ["drone"], "confirmation": ["us_official"]})
+    official = pd.DataFrame({"date": pd.to_datetime(["2024-01-05"]), "cumulative_count": [0],
+                             "since": pd.to_datetime(["2024-01-01"])})
+    cover = coverage(events, official)
+    counts = daily_counts(events, "2024-01-01", "2024-01-10")
+    text = format_summary(events, counts, detect_lulls(counts, 14), None, cover)
+    assert "vs 0 official (no official attacks to compare with)" in text
