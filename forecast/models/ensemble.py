@@ -238,7 +238,7 @@ class Ensemble(Forecaster):
                 failed[name] = f"fit: {e}"
         for name, why in failed.items():
             notes.append(f"{name} dropped ({why})")
-            log.warning("ensemble: member %s dropped (%s)", name, why)
+            log.debug("ensemble: member %s dropped (%s)", name, why)  # in the notes; a backtest would repeat it
         if not fitted:
             raise ModelFitError("ensemble: every member failed: " + "; ".join(f"{n}: {w}" for n, w in failed.items()))
 
@@ -280,7 +280,7 @@ class Ensemble(Forecaster):
             except ModelFitError as e:
                 dropped.append(name)
                 self.notes_ = [*self.notes_, f"{name} dropped (update: {e})"]
-                log.warning("ensemble: member %s dropped in update (%s)", name, e)
+                log.debug("ensemble: member %s dropped in update (%s)", name, e)
         if len(dropped) == len(self.members_):
             raise ModelFitError("ensemble: every member failed to update: " + "; ".join(self.notes_[-len(dropped):]))
         if dropped:
@@ -297,7 +297,7 @@ class Ensemble(Forecaster):
                 fc.total_pmf(len(index))  # an explosive member fails here, not later inside the pool
             except ModelFitError as e:
                 errors.append(f"{name}: {e}")
-                log.warning("ensemble: member %s left out of the forecast from %s (%s)", name, index[0].date(), e)
+                log.debug("ensemble: member %s left out of the forecast from %s (%s)", name, index[0].date(), e)
                 continue
             forecasts[name] = fc
         if not forecasts:
