@@ -94,21 +94,21 @@ def load_dataset(data_cfg: DictConfig) -> Dataset:
                          countries=data_cfg.country, date_column=data_cfg.date_column,
                          count_column=data_cfg.count_column)
     counts = daily_counts(events, data_cfg.start, data_cfg.end, data_cfg.max_window_years)
-    target_type = data_cfg.get("target_type")
+    target_type = data_cfg.target_type
     kept = filter_events(events, country=data_cfg.country, weapon=data_cfg.weapon,
-                         confirmation=data_cfg.confirmation, attacker=data_cfg.get("attacker"),
-                         target_type=target_type, duplicates=data_cfg.get("duplicates") or "keep")
+                         confirmation=data_cfg.confirmation, attacker=data_cfg.attacker,
+                         target_type=target_type, duplicates=data_cfg.duplicates)
     if len(kept) < len(events):
         log.info("filters keep %d of %d events", len(kept), len(events))
         counts = daily_counts(kept, counts.index[0], counts.index[-1]) if len(kept) else counts * 0
     triggers = load_triggers(data_cfg.triggers) if data_cfg.triggers else None
     official = load_official_counts(data_cfg.official_counts) if data_cfg.official_counts else None
-    sites = load_sites(data_cfg.sites) if data_cfg.get("sites") else None
+    sites = load_sites(data_cfg.sites) if data_cfg.sites else None
     exposure = (site_exposure(sites, counts.index, site_types=list(target_type) if target_type else None)
                 if sites is not None else None)
     lulls = detect_lulls(counts, data_cfg.lull_min_days)
     lulls.attrs["min_days"] = data_cfg.lull_min_days
-    files = {k: str(data_cfg[k]) for k in ("events", "triggers", "official_counts", "sites") if data_cfg.get(k)}
+    files = {k: str(data_cfg[k]) for k in ("events", "triggers", "official_counts", "sites") if data_cfg[k]}
     loaded = [frame.attrs["sha256"] for frame in (events, triggers, official, sites) if frame is not None]
     return Dataset(kept, counts, triggers, official, lulls,
                    coverage(kept, official) if official is not None else None, files,
